@@ -1,0 +1,7 @@
+//! panka: deploy application stacks to AWS through Pulumi.
+//!
+//! The pipeline, one module per stage:
+//! load → validate → graph → plan → lock → emit (pulumi) → run (deploy) → record (state).
+
+pub mod exit;
+pub mod state;
