@@ -4,4 +4,7 @@
 //! load → validate → graph → plan → lock → emit (pulumi) → run (deploy) → record (state).
 
 pub mod exit;
+pub mod load;
+pub mod model;
 pub mod state;
+pub mod validate;
