@@ -280,12 +280,21 @@ impl<'a> Loader<'a> {
         // Parse base files and the overlays of this environment.
         let mut base_docs: Vec<(String, RawDoc)> = Vec::new();
         let mut overlay_docs: Vec<(String, RawDoc)> = Vec::new();
-        for f in &files {
+        // Every file gets its id up front, so that ids (and diagnostics) are
+        // the same whichever environment is loaded.
+        let ids: Vec<yaml::FileId> = files
+            .iter()
+            .map(|f| {
+                self.sources
+                    .add(f.path.clone(), f.relative.clone(), String::new())
+            })
+            .collect();
+        for (f, id) in files.iter().zip(ids) {
             let is_overlay = f.overlay_env.is_some();
             if is_overlay && f.overlay_env.as_deref() != Some(self.opts.environment.as_str()) {
                 continue;
             }
-            let Some(docs) = self.read_file(f) else {
+            let Some(docs) = self.read_file(f, id) else {
                 continue;
             };
             let default_service = discover::service_of(&f.relative);
@@ -379,7 +388,11 @@ impl<'a> Loader<'a> {
         }
     }
 
-    fn read_file(&mut self, f: &discover::StackFile) -> Option<Vec<yaml::RawDocument>> {
+    fn read_file(
+        &mut self,
+        f: &discover::StackFile,
+        id: yaml::FileId,
+    ) -> Option<Vec<yaml::RawDocument>> {
         let bytes = match read_limited(&f.path) {
             Ok(b) => b,
             Err(e) => {
@@ -391,19 +404,19 @@ impl<'a> Loader<'a> {
                 return None;
             }
         };
-        let text = match yaml::check_bytes(yaml::FileId(self.sources.len() as u32), &bytes) {
+        let text = match yaml::check_bytes(id, &bytes) {
             Ok(t) => t.to_string(),
             Err(e) => {
                 // Keep what is readable so the caret can be shown.
                 let shown =
                     String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 20)]).into_owned();
-                self.sources.add(f.path.clone(), f.relative.clone(), shown);
+                self.sources.set_text(id, shown);
                 self.diags
                     .push(Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint));
                 return None;
             }
         };
-        let id = self.sources.add(f.path.clone(), f.relative.clone(), text);
+        self.sources.set_text(id, text);
         match yaml::parse(id, &self.sources.get(id).text) {
             Ok(docs) if docs.iter().all(|d| d.root.value == yaml::Value::Null) => {
                 self.diags.push(

@@ -33,6 +33,15 @@ impl Sources {
         FileId(self.files.len() as u32 - 1)
     }
 
+    /// Replace a file's text (files are registered before they are read).
+    pub fn set_text(&mut self, id: FileId, text: String) {
+        let file = &mut self.files[id.0 as usize];
+        file.line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        file.text = text;
+    }
+
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }

@@ -48,9 +48,17 @@ pub struct Scaling {
 pub struct Autoscaling {
     pub min: u32,
     pub max: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "targetCPUPercent"
+    )]
     pub target_cpu_percent: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "targetMemoryPercent"
+    )]
     pub target_memory_percent: Option<u32>,
 }
 
