@@ -36,17 +36,12 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
     let plan = plan::plan(&p.stack, &p.graph, state.as_ref(), &config.tenant);
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
-        std::fs::write(out, text)
-            .with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
+        std::fs::write(out, text).with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
     }
     if ctx.printer.json_mode() {
         ctx.printer.json(&plan);
     } else {
-        ctx.printer.out(&render::to_text(
-            &plan,
-            ctx.printer.color,
-            args.show_unchanged,
-        ));
+        ctx.printer.out(&render::to_text(&plan, ctx.printer.color, args.show_unchanged));
         if let Some(out) = &args.out {
             ctx.printer.info(&format!(
                 "saved the plan to `{}`; apply exactly it with `panka apply {}`",
@@ -55,20 +50,11 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
             ));
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
-        ExitStatus::ChangesPresent
-    } else {
-        ExitStatus::Ok
-    })
+    Ok(if args.detailed_exitcode && plan.has_changes() { ExitStatus::ChangesPresent } else { ExitStatus::Ok })
 }
 
 /// The state of a stack and environment in the local backend.
-fn read_state(
-    ctx: &Context,
-    config: &crate::config::Config,
-    stack: &str,
-    env: &str,
-) -> Result<Option<State>> {
+fn read_state(ctx: &Context, config: &crate::config::Config, stack: &str, env: &str) -> Result<Option<State>> {
     if config.backend != BackendType::Local {
         return Err(Failure::new(
             ExitStatus::Error,
@@ -87,9 +73,8 @@ fn read_state(
     path.push(format!("stacks/{stack}/{env}/state.json"));
     match std::fs::read(&path) {
         Ok(bytes) => {
-            let state: State = serde_json::from_slice(&bytes).with_context(|| {
-                format!("the state file `{}` is not a panka state", path.display())
-            })?;
+            let state: State = serde_json::from_slice(&bytes)
+                .with_context(|| format!("the state file `{}` is not a panka state", path.display()))?;
             Ok(Some(state))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

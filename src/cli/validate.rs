@@ -45,10 +45,7 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
             Err(f) => {
                 f.diagnostics.0.into_iter().for_each(|d| add(d, env));
                 if sources.is_none()
-                    || f.sources.len()
-                        > sources
-                            .as_ref()
-                            .map_or(0, |s: &crate::load::sources::Sources| s.len())
+                    || f.sources.len() > sources.as_ref().map_or(0, |s: &crate::load::sources::Sources| s.len())
                 {
                     sources = Some(f.sources);
                 }
@@ -76,8 +73,7 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
         ctx.printer.diagnostics(&sources, &all.0);
         if failed {
             let (e, w) = (all.error_count(), all.warning_count());
-            ctx.printer
-                .error(&format!("validation failed: {e} error(s), {w} warning(s)"));
+            ctx.printer.error(&format!("validation failed: {e} error(s), {w} warning(s)"));
         } else {
             ctx.printer.info(&format!(
                 "{} stack `{}` is valid for {} ({components} component{})",
