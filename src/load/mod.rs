@@ -342,6 +342,12 @@ impl<'a> Loader<'a> {
     }
 
     fn read_file(&mut self, f: &discover::StackFile, id: yaml::FileId) -> Option<Vec<yaml::RawDocument>> {
+        if let Ok(meta) = std::fs::metadata(&f.path) {
+            if let Err(e) = yaml::check_size(id, meta.len()) {
+                self.diags.push(Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint));
+                return None;
+            }
+        }
         let bytes = match read_limited(&f.path) {
             Ok(b) => b,
             Err(e) => {
