@@ -50,7 +50,9 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
             ));
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() { ExitStatus::ChangesPresent } else { ExitStatus::Ok })
+    let status = if args.detailed_exitcode && plan.has_changes() { ExitStatus::ChangesPresent } else { ExitStatus::Ok };
+    crate::pipeline::discard((p, plan, state));
+    Ok(status)
 }
 
 /// The state of a stack and environment in the local backend.
