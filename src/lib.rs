@@ -3,5 +3,8 @@
 //! The pipeline, one module per stage:
 //! load → validate → graph → plan → lock → emit (pulumi) → run (deploy) → record (state).
 
+pub mod aws;
 pub mod exit;
+pub mod lock;
+pub mod scope;
 pub mod state;
