@@ -61,6 +61,11 @@ fn endpoint_override(
         })
 }
 
+/// The endpoint override in effect for S3, if any (for Pulumi's backend URL).
+pub fn s3_endpoint(sdk: &SdkConfig, service: &ServiceSettings) -> Option<String> {
+    endpoint_override(sdk, "AWS_ENDPOINT_URL_S3", &service.endpoint)
+}
+
 /// An S3 client configuration; callers may add interceptors before building.
 pub fn s3_config(sdk: &SdkConfig, service: &ServiceSettings) -> aws_sdk_s3::config::Builder {
     let mut builder = aws_sdk_s3::config::Builder::from(sdk);
@@ -221,7 +226,8 @@ fn chain_text(err: &(dyn StdError + 'static)) -> String {
 fn looks_like_missing_credentials(detail: &str) -> bool {
     let d = detail.to_ascii_lowercase();
     d.contains("no credentials")
-        || d.contains("credentials provider was not enabled")
+        || d.contains("provider was not enabled")
+        || d.contains("while loading credentials")
         || d.contains("no providers in chain provided credentials")
         || d.contains("failed to load credentials")
         || (d.contains("credential") && d.contains("not loaded"))

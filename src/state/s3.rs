@@ -13,6 +13,11 @@ use chrono::{DateTime, Utc};
 use super::store::{BoxFuture, Listed, Object, Precondition, StateStore, StoreError, Version};
 use crate::aws::{explain, Resource};
 
+/// Objects under a `history/` folder are tagged so that `panka admin init`'s
+/// lifecycle rule can expire them (S3 filters cannot match nested prefixes).
+pub const HISTORY_TAG: &str = "panka-kind=history";
+const HISTORY_SEGMENT: &str = "/history/";
+
 #[derive(Debug, Clone)]
 pub struct S3StateStore {
     client: aws_sdk_s3::Client,
@@ -79,6 +84,10 @@ impl S3StateStore {
             .key(key)
             .content_type("application/json")
             .body(ByteStream::from(body));
+        if key.contains(HISTORY_SEGMENT) {
+            // The bucket's lifecycle rule expires history copies by this tag.
+            request = request.tagging(HISTORY_TAG);
+        }
         request = match &condition {
             Precondition::None => request,
             Precondition::IfMatch(v) => request.if_match(&v.0),
