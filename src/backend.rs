@@ -24,8 +24,8 @@ pub enum StateBackendSettings {
         prefix: String,
         service: ServiceSettings,
     },
-    /// `<stack dir>/.panka/`
-    Local,
+    /// `<stack dir>/.panka/[<prefix>/]`: the same layout as in the bucket.
+    Local { prefix: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,9 +137,9 @@ pub async fn open(settings: &BackendSettings) -> Result<Backends, NameError> {
                     },
                 )
             }
-            StateBackendSettings::Local => (
+            StateBackendSettings::Local { prefix } => (
                 Arc::new(LocalStateStore::new(local_root.clone())),
-                BasePrefix::default(),
+                BasePrefix::new(prefix)?,
                 PulumiLocation::Local {
                     root: local_root.clone(),
                 },
@@ -173,7 +173,9 @@ mod tests {
     async fn local_backends_live_under_dot_panka() {
         let dir = tempfile::tempdir().unwrap();
         let b = open(&BackendSettings {
-            state: StateBackendSettings::Local,
+            state: StateBackendSettings::Local {
+                prefix: String::new(),
+            },
             locks: LockBackendSettings::Local,
             aws: AwsSettings::default(),
             tenant: Some("acme".into()),
@@ -201,7 +203,9 @@ mod tests {
     #[tokio::test]
     async fn bad_tenant_names_are_refused() {
         let err = open(&BackendSettings {
-            state: StateBackendSettings::Local,
+            state: StateBackendSettings::Local {
+                prefix: String::new(),
+            },
             locks: LockBackendSettings::Local,
             aws: AwsSettings::default(),
             tenant: Some("../other".into()),

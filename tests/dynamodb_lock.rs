@@ -39,6 +39,7 @@ fn request(who: &str) -> LockRequest {
         scope: scope(),
         granularity: Granularity::Stack,
         owner,
+        services_may_lock: true,
     }
 }
 

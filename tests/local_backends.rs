@@ -35,6 +35,7 @@ fn request(who: &str) -> LockRequest {
         scope: scope(),
         granularity: Granularity::Stack,
         owner,
+        services_may_lock: true,
     }
 }
 

@@ -372,11 +372,10 @@ async fn a_missing_bucket_says_so_and_points_at_admin_init() {
     let err = read_state(store.as_ref(), &scope("acme"))
         .await
         .unwrap_err();
-    let StateError::Read {
-        source: StoreError::Aws(aws),
-        ..
-    } = &err
-    else {
+    let StateError::Read { source, .. } = &err else {
+        panic!("{err}");
+    };
+    let StoreError::Aws(aws) = source.as_ref() else {
         panic!("{err}");
     };
     assert_eq!(aws.kind, AwsErrorKind::MissingBucket);

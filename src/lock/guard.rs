@@ -2,9 +2,11 @@
 //!
 //! [`acquire`] tries once, then (with `--lock-timeout`) again after 1 s,
 //! 2 s, 4 s … up to 16 s between tries. Stack and service granularity
-//! exclude each other: after writing its own lock, a stack lock checks that
-//! no live service lock of the stack exists and a service lock checks the
-//! stack lock; whoever sees the other backs off, so both can never proceed.
+//! exclude each other: after writing its own lock, a service lock checks the
+//! stack lock, and in a stack with service granularity a stack lock checks
+//! that no live service lock exists; whoever sees the other backs off, so
+//! both can never proceed. A stack locked per stack costs exactly one
+//! conditional write to acquire and one to release.
 //!
 //! A [`LockGuard`] runs the heartbeat task: every lease/4 it renews the lease
 //! conditioned on `lockId` and `rvn`. A rejected heartbeat flips the guard's
@@ -42,6 +44,10 @@ pub struct LockRequest {
     pub scope: StackScope,
     pub granularity: Granularity,
     pub owner: Owner,
+    /// The stack uses service granularity (`lockGranularity: service`), so
+    /// service locks may exist: a stack lock must then check that none is
+    /// live (one extra `Scan`). Stacks locked per stack skip that check.
+    pub services_may_lock: bool,
 }
 
 impl LockRequest {
@@ -122,6 +128,7 @@ async fn blocking_lock(
     now: i64,
 ) -> Result<Option<LockRecord>, LockError> {
     match &request.granularity {
+        Granularity::Stack if !request.services_may_lock => Ok(None),
         Granularity::Stack => {
             let prefix = format!("{}:service:", request.scope.lock_key());
             let live = backend.list(&prefix).await?;

@@ -38,7 +38,7 @@ pub enum StateError {
     WriteFailed {
         location: String,
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
         rescue: PathBuf,
         push_command: String,
     },
@@ -48,20 +48,20 @@ pub enum StateError {
     WriteAndRescueFailed {
         location: String,
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
         rescue_error: String,
     },
     #[error("writing `{location}` failed: {source}")]
     Write {
         location: String,
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
     #[error("reading `{location}` failed: {source}")]
     Read {
         location: String,
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
     #[error("`{location}` is not a valid panka state: {detail}\nhint: inspect it with `panka state pull`; S3 versioning keeps earlier versions")]
     Corrupt { location: String, detail: String },

@@ -129,7 +129,7 @@ pub async fn list(store: &dyn StateStore, tenant: &TenantScope) -> Result<StateL
     let root = tenant.stacks_root();
     let listed = store.list(&root).await.map_err(|source| StateError::Read {
         location: store.describe(&root),
-        source,
+        source: Box::new(source),
     })?;
     let states = listed
         .into_iter()
@@ -189,7 +189,7 @@ pub async fn history(store: &dyn StateStore, scope: &StackScope) -> Result<Histo
     let dir = scope.history_dir();
     let listed = store.list(&dir).await.map_err(|source| StateError::Read {
         location: store.describe(&dir),
-        source,
+        source: Box::new(source),
     })?;
     let mut entries: Vec<HistoryEntry> = listed
         .into_iter()
@@ -229,7 +229,7 @@ pub async fn pull(
     };
     let object = store.get(&key).await.map_err(|source| StateError::Read {
         location: store.describe(&key),
-        source,
+        source: Box::new(source),
     })?;
     Ok(object.map(|o| o.body))
 }
@@ -344,7 +344,12 @@ pub async fn push(
                 rescue_note: String::new(),
             })
         }
-        Err(source) => return Err(StateError::Write { location, source }),
+        Err(source) => {
+            return Err(StateError::Write {
+                location,
+                source: Box::new(source),
+            })
+        }
     }
     let deployment = state.metadata.deployment_id.as_deref().unwrap_or("push");
     let history_key = scope.history_key(state.serial, deployment);

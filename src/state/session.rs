@@ -51,7 +51,7 @@ pub async fn read_state(
     let location = store.describe(&key);
     let object = store.get(&key).await.map_err(|source| StateError::Read {
         location: location.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let Some(object) = object else {
         return Ok(None);
@@ -391,13 +391,13 @@ impl StateSession {
         match self.save_rescue(next) {
             Ok(rescue) => StateError::WriteFailed {
                 location: self.location(),
-                source,
+                source: Box::new(source),
                 push_command: push_command(&rescue, &self.scope),
                 rescue,
             },
             Err(e) => StateError::WriteAndRescueFailed {
                 location: self.location(),
-                source,
+                source: Box::new(source),
                 rescue_error: e.to_string(),
             },
         }
