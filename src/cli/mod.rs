@@ -2,10 +2,14 @@
 //! command; command files parse and print, the work happens in library
 //! modules.
 
+mod admin;
+pub mod backends;
 mod completion;
 mod graph;
 mod init;
+mod locks;
 mod plan;
+mod state;
 mod validate;
 mod version;
 
@@ -92,6 +96,14 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Show what apply would change.
     Plan(plan::PlanArgs),
+    /// List the tenant's locks with age and staleness.
+    Locks(locks::LocksArgs),
+    /// Remove a lock by its exact id (asks for confirmation).
+    Unlock(locks::UnlockArgs),
+    /// Inspect or repair the stored state.
+    State(state::StateArgs),
+    /// Platform-team commands (bucket, table).
+    Admin(admin::AdminArgs),
     /// Print version information.
     Version,
     /// Print shell completions.
@@ -159,6 +171,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Validate(args) => validate::run(&ctx, args),
         Command::Graph(args) => graph::run(&ctx, args),
         Command::Plan(args) => plan::run(&ctx, args),
+        Command::Locks(args) => locks::run_locks(&ctx, args),
+        Command::Unlock(args) => locks::run_unlock(&ctx, args),
+        Command::State(args) => state::run(&ctx, args),
+        Command::Admin(args) => admin::run(&ctx, args),
         Command::Version => version::run(&ctx),
         Command::Completion(args) => completion::run(&ctx, args),
     }
