@@ -154,42 +154,21 @@ pub const DEFAULT_LOCK_TABLE: &str = "panka-locks";
 
 impl Config {
     /// Resolve from a config file, an environment lookup and overrides.
-    pub fn resolve(
-        overrides: &Overrides,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, LoadFailure> {
-        let explicit = overrides
-            .config_file
-            .clone()
-            .or_else(|| env("PANKA_CONFIG").map(PathBuf::from));
-        let path = explicit
-            .clone()
-            .or_else(|| env("HOME").map(|h| Path::new(&h).join(".panka/config.yaml")));
+    pub fn resolve(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, LoadFailure> {
+        let explicit = overrides.config_file.clone().or_else(|| env("PANKA_CONFIG").map(PathBuf::from));
+        let path = explicit.clone().or_else(|| env("HOME").map(|h| Path::new(&h).join(".panka/config.yaml")));
         let file = match &path {
             Some(p) if p.exists() => read_file(p)?,
             Some(p) if explicit.is_some() => {
                 let mut d = Diagnostics::default();
-                d.push(Diagnostic::error(
-                    "config",
-                    None,
-                    format!("config file `{}` does not exist", p.display()),
-                ));
-                return Err(LoadFailure {
-                    sources: Sources::default(),
-                    diagnostics: d,
-                });
+                d.push(Diagnostic::error("config", None, format!("config file `{}` does not exist", p.display())));
+                return Err(LoadFailure { sources: Sources::default(), diagnostics: d });
             }
             _ => FileConfig::default(),
         };
-        let get = |key: &str, file_value: &Option<String>| {
-            env(key)
-                .filter(|v| !v.is_empty())
-                .or_else(|| file_value.clone())
-        };
-        let parse_enum = |key: &str,
-                          raw: Option<String>,
-                          allowed: &[&str]|
-         -> Result<Option<String>, LoadFailure> {
+        let get =
+            |key: &str, file_value: &Option<String>| env(key).filter(|v| !v.is_empty()).or_else(|| file_value.clone());
+        let parse_enum = |key: &str, raw: Option<String>, allowed: &[&str]| -> Result<Option<String>, LoadFailure> {
             match raw {
                 Some(v) if !allowed.contains(&v.as_str()) => {
                     let mut d = Diagnostics::default();
@@ -197,47 +176,29 @@ impl Config {
                         Diagnostic::error("config", None, format!("{key}=`{v}` is not valid"))
                             .with_hint(format!("use one of: {}", allowed.join(", "))),
                     );
-                    Err(LoadFailure {
-                        sources: Sources::default(),
-                        diagnostics: d,
-                    })
+                    Err(LoadFailure { sources: Sources::default(), diagnostics: d })
                 }
                 other => Ok(other),
             }
         };
         let bucket = get("PANKA_BACKEND_BUCKET", &file.backend.bucket);
-        let backend_raw = env("PANKA_BACKEND_TYPE").or_else(|| {
-            file.backend.kind.map(|k| {
-                if k == BackendType::S3 {
-                    "s3".into()
-                } else {
-                    "local".into()
-                }
-            })
-        });
-        let backend =
-            match parse_enum("PANKA_BACKEND_TYPE", backend_raw, &["s3", "local"])?.as_deref() {
-                Some("s3") => BackendType::S3,
-                Some(_) => BackendType::Local,
-                None if bucket.is_some() => BackendType::S3,
-                None => BackendType::Local,
-            };
+        let backend_raw = env("PANKA_BACKEND_TYPE")
+            .or_else(|| file.backend.kind.map(|k| if k == BackendType::S3 { "s3".into() } else { "local".into() }));
+        let backend = match parse_enum("PANKA_BACKEND_TYPE", backend_raw, &["s3", "local"])?.as_deref() {
+            Some("s3") => BackendType::S3,
+            Some(_) => BackendType::Local,
+            None if bucket.is_some() => BackendType::S3,
+            None => BackendType::Local,
+        };
         let locks_raw = env("PANKA_LOCKS_TYPE").or_else(|| {
-            file.locks.kind.map(|k| {
-                if k == LocksType::Dynamodb {
-                    "dynamodb".into()
-                } else {
-                    "local".into()
-                }
-            })
+            file.locks.kind.map(|k| if k == LocksType::Dynamodb { "dynamodb".into() } else { "local".into() })
         });
-        let locks =
-            match parse_enum("PANKA_LOCKS_TYPE", locks_raw, &["dynamodb", "local"])?.as_deref() {
-                Some("dynamodb") => LocksType::Dynamodb,
-                Some(_) => LocksType::Local,
-                None if backend == BackendType::S3 => LocksType::Dynamodb,
-                None => LocksType::Local,
-            };
+        let locks = match parse_enum("PANKA_LOCKS_TYPE", locks_raw, &["dynamodb", "local"])?.as_deref() {
+            Some("dynamodb") => LocksType::Dynamodb,
+            Some(_) => LocksType::Local,
+            None if backend == BackendType::S3 => LocksType::Dynamodb,
+            None => LocksType::Local,
+        };
         let tenant = overrides
             .tenant
             .clone()
@@ -246,24 +207,17 @@ impl Config {
         Ok(Config {
             backend,
             bucket,
-            prefix: get("PANKA_BACKEND_PREFIX", &file.backend.prefix)
-                .unwrap_or_default()
-                .trim_matches('/')
-                .to_string(),
+            prefix: get("PANKA_BACKEND_PREFIX", &file.backend.prefix).unwrap_or_default().trim_matches('/').to_string(),
             backend_region: get("PANKA_BACKEND_REGION", &file.backend.region),
             backend_endpoint: get("PANKA_BACKEND_ENDPOINT", &file.backend.endpoint),
             locks,
-            lock_table: get("PANKA_LOCKS_TABLE", &file.locks.table)
-                .unwrap_or_else(|| DEFAULT_LOCK_TABLE.to_string()),
+            lock_table: get("PANKA_LOCKS_TABLE", &file.locks.table).unwrap_or_else(|| DEFAULT_LOCK_TABLE.to_string()),
             locks_region: get("PANKA_LOCKS_REGION", &file.locks.region),
             locks_endpoint: get("PANKA_LOCKS_ENDPOINT", &file.locks.endpoint),
             aws_profile: get("PANKA_AWS_PROFILE", &file.aws.profile),
             aws_region: get("PANKA_AWS_REGION", &file.aws.region),
             tenant,
-            pulumi_binary: overrides
-                .pulumi_binary
-                .clone()
-                .or_else(|| get("PANKA_PULUMI_BINARY", &file.pulumi.binary)),
+            pulumi_binary: overrides.pulumi_binary.clone().or_else(|| get("PANKA_PULUMI_BINARY", &file.pulumi.binary)),
             pulumi_passphrase: get("PANKA_PULUMI_PASSPHRASE", &file.pulumi.passphrase),
             file: path.filter(|p| p.exists()),
         })
@@ -280,10 +234,7 @@ fn read_file(path: &Path) -> Result<FileConfig, LoadFailure> {
     let fail = |sources: Sources, d: Diagnostic| {
         let mut ds = Diagnostics::default();
         ds.push(d);
-        LoadFailure {
-            sources,
-            diagnostics: ds,
-        }
+        LoadFailure { sources, diagnostics: ds }
     };
     let text = match std::fs::read(path) {
         Ok(b) => match yaml::check_bytes(yaml::FileId(0), &b) {
@@ -298,23 +249,14 @@ fn read_file(path: &Path) -> Result<FileConfig, LoadFailure> {
         Err(e) => {
             return Err(fail(
                 sources,
-                Diagnostic::error(
-                    "config",
-                    None,
-                    format!("cannot read `{}`: {e}", path.display()),
-                ),
+                Diagnostic::error("config", None, format!("cannot read `{}`: {e}", path.display())),
             ))
         }
     };
     let id = sources.add(path.to_path_buf(), path.display().to_string(), text);
     let docs = match yaml::parse(id, &sources.get(id).text) {
         Ok(d) => d,
-        Err(e) => {
-            return Err(fail(
-                sources,
-                Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint),
-            ))
-        }
+        Err(e) => return Err(fail(sources, Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint))),
     };
     let Some(doc) = docs.into_iter().next() else {
         return Ok(FileConfig::default());
@@ -330,17 +272,10 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn resolve(
-        file: Option<&str>,
-        env: &[(&str, &str)],
-        o: Overrides,
-    ) -> Result<Config, LoadFailure> {
+    fn resolve(file: Option<&str>, env: &[(&str, &str)], o: Overrides) -> Result<Config, LoadFailure> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.yaml");
-        let mut env: BTreeMap<String, String> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let mut env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         if let Some(text) = file {
             std::fs::write(&path, text).unwrap();
             env.insert("PANKA_CONFIG".into(), path.display().to_string());
@@ -352,40 +287,23 @@ mod tests {
     fn precedence_flag_env_file_default() {
         let file = "backend: {bucket: from-file, prefix: /p/}\ntenant: {name: file-tenant}\nlocks: {table: t1}\n";
         let c = resolve(Some(file), &[], Overrides::default()).unwrap();
-        assert_eq!(
-            (c.backend, c.bucket.as_deref(), c.prefix.as_str()),
-            (BackendType::S3, Some("from-file"), "p")
-        );
+        assert_eq!((c.backend, c.bucket.as_deref(), c.prefix.as_str()), (BackendType::S3, Some("from-file"), "p"));
         assert_eq!(c.locks, LocksType::Dynamodb);
         assert_eq!(c.tenant, "file-tenant");
         let c = resolve(
             Some(file),
-            &[
-                ("PANKA_TENANT_NAME", "env-tenant"),
-                ("PANKA_LOCKS_TABLE", "t2"),
-            ],
+            &[("PANKA_TENANT_NAME", "env-tenant"), ("PANKA_LOCKS_TABLE", "t2")],
             Overrides::default(),
         )
         .unwrap();
-        assert_eq!(
-            (c.tenant.as_str(), c.lock_table.as_str()),
-            ("env-tenant", "t2")
-        );
-        let o = Overrides {
-            tenant: Some("flag-tenant".into()),
-            ..Default::default()
-        };
+        assert_eq!((c.tenant.as_str(), c.lock_table.as_str()), ("env-tenant", "t2"));
+        let o = Overrides { tenant: Some("flag-tenant".into()), ..Default::default() };
         let c = resolve(Some(file), &[("PANKA_TENANT_NAME", "env-tenant")], o).unwrap();
         assert_eq!(c.tenant, "flag-tenant");
         let c = resolve(None, &[], Overrides::default()).unwrap();
         assert_eq!(
             (c.backend, c.locks, c.tenant.as_str(), c.lock_table.as_str()),
-            (
-                BackendType::Local,
-                LocksType::Local,
-                "default",
-                "panka-locks"
-            )
+            (BackendType::Local, LocksType::Local, "default", "panka-locks")
         );
     }
 

@@ -8,9 +8,7 @@ fn main() {
     let status = match panka::cli::run(cli) {
         Ok(status) => status,
         Err(err) => {
-            let printed = err
-                .chain()
-                .any(|e| e.downcast_ref::<Failure>().is_some_and(|f| f.printed));
+            let printed = err.chain().any(|e| e.downcast_ref::<Failure>().is_some_and(|f| f.printed));
             if !printed {
                 #[allow(clippy::print_stderr)]
                 {

@@ -26,12 +26,7 @@ use crate::ui::printer::OutputFormat;
 use crate::ui::Printer;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "panka",
-    version,
-    about = "Deploy application stacks to AWS through Pulumi",
-    propagate_version = true
-)]
+#[command(name = "panka", version, about = "Deploy application stacks to AWS through Pulumi", propagate_version = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -43,25 +38,13 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// The stack directory.
-    #[arg(
-        short = 'C',
-        long = "dir",
-        global = true,
-        env = "PANKA_DIR",
-        default_value = "."
-    )]
+    #[arg(short = 'C', long = "dir", global = true, env = "PANKA_DIR", default_value = ".")]
     pub dir: PathBuf,
     /// A single file holding the whole stack (overlays beside it apply).
     #[arg(short = 'f', long = "file", global = true)]
     pub file: Option<PathBuf>,
     /// The environment to work on.
-    #[arg(
-        short = 'e',
-        long = "environment",
-        visible_alias = "env",
-        global = true,
-        env = "PANKA_ENVIRONMENT"
-    )]
+    #[arg(short = 'e', long = "environment", visible_alias = "env", global = true, env = "PANKA_ENVIRONMENT")]
     pub environment: Option<String>,
     /// The stack name (implied by the directory's Stack document).
     #[arg(long, global = true)]
@@ -96,9 +79,7 @@ pub struct GlobalArgs {
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
-    let (k, v) = s
-        .split_once('=')
-        .ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("`{s}` is not NAME=VALUE"))?;
     if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!("`{k}` is not a variable name"));
     }
@@ -147,10 +128,7 @@ impl Context {
 
     /// The environment; `dev` when none is given.
     pub fn environment(&self) -> String {
-        self.global
-            .environment
-            .clone()
-            .unwrap_or_else(|| "dev".to_string())
+        self.global.environment.clone().unwrap_or_else(|| "dev".to_string())
     }
 
     pub fn load_options(&self, environment: &str) -> LoadOptions {
@@ -167,40 +145,27 @@ impl Context {
     /// Where `.panka/` lives: the stack directory, or the `-f` file's folder.
     pub fn stack_dir(&self) -> PathBuf {
         match &self.global.file {
-            Some(f) => f
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .map_or_else(|| PathBuf::from("."), PathBuf::from),
+            Some(f) => {
+                f.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), PathBuf::from)
+            }
             None => self.global.dir.clone(),
         }
     }
 
     /// Print a load failure and turn it into an exit-2 error.
     pub fn report(&self, failure: LoadFailure) -> anyhow::Error {
-        self.printer
-            .diagnostics(&failure.sources, &failure.diagnostics.0);
+        self.printer.diagnostics(&failure.sources, &failure.diagnostics.0);
         if !self.printer.json_mode() {
             let n = failure.diagnostics.error_count();
-            self.printer.error(&format!(
-                "found {n} problem{}",
-                if n == 1 { "" } else { "s" }
-            ));
+            self.printer.error(&format!("found {n} problem{}", if n == 1 { "" } else { "s" }));
         }
         Failure::printed(ExitStatus::Invalid).into()
     }
 }
 
 pub fn run(cli: Cli) -> Result<ExitStatus> {
-    let printer = Printer::new(
-        cli.global.output,
-        cli.global.quiet,
-        cli.global.verbose,
-        cli.global.no_color,
-    );
-    let ctx = Context {
-        global: cli.global,
-        printer,
-    };
+    let printer = Printer::new(cli.global.output, cli.global.quiet, cli.global.verbose, cli.global.no_color);
+    let ctx = Context { global: cli.global, printer };
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Validate(args) => validate::run(&ctx, args),

@@ -35,17 +35,12 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
     let plan = plan::plan(&p.stack, &p.graph, state.as_ref(), &config.tenant);
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
-        std::fs::write(out, text)
-            .with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
+        std::fs::write(out, text).with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
     }
     if ctx.printer.json_mode() {
         ctx.printer.json(&plan);
     } else {
-        ctx.printer.out(&render::to_text(
-            &plan,
-            ctx.printer.color,
-            args.show_unchanged,
-        ));
+        ctx.printer.out(&render::to_text(&plan, ctx.printer.color, args.show_unchanged));
         if let Some(out) = &args.out {
             ctx.printer.info(&format!(
                 "saved the plan to `{}`; apply exactly it with `panka apply {}`",
@@ -54,20 +49,13 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
             ));
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
-        ExitStatus::ChangesPresent
-    } else {
-        ExitStatus::Ok
-    })
+    let status = if args.detailed_exitcode && plan.has_changes() { ExitStatus::ChangesPresent } else { ExitStatus::Ok };
+    crate::pipeline::discard((p, plan, state));
+    Ok(status)
 }
 
 /// The stored state of a stack and environment (S3 or the local backend).
-fn read_state(
-    ctx: &Context,
-    config: &crate::config::Config,
-    stack: &str,
-    env: &str,
-) -> Result<Option<State>> {
+fn read_state(ctx: &Context, config: &crate::config::Config, stack: &str, env: &str) -> Result<Option<State>> {
     use super::backends::{block_on, name_failure, open};
     use crate::scope::Name;
     block_on(async {
@@ -76,9 +64,7 @@ fn read_state(
             Name::new("stack", stack).map_err(name_failure)?,
             Name::new("environment", env).map_err(name_failure)?,
         );
-        let state = crate::state::read_state(backends.state.as_ref(), &scope)
-            .await
-            .map_err(Failure::from)?;
+        let state = crate::state::read_state(backends.state.as_ref(), &scope).await.map_err(Failure::from)?;
         Ok(state.map(|(state, _)| state))
     })?
 }

@@ -36,19 +36,19 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
     let mut components = 0;
     for env in &envs {
         match prepare(&ctx.load_options(env)) {
-            Ok(p) => {
+            Ok(mut p) => {
                 stack_name = Some(p.stack.name().to_string());
                 components = components.max(p.stack.components.len());
-                p.warnings.into_iter().for_each(|d| add(d, env));
-                sources.get_or_insert(p.stack.sources);
+                std::mem::take(&mut p.warnings).into_iter().for_each(|d| add(d, env));
+                if sources.is_none() {
+                    sources = Some(std::mem::take(&mut p.stack.sources));
+                }
+                crate::pipeline::discard(p);
             }
             Err(f) => {
                 f.diagnostics.0.into_iter().for_each(|d| add(d, env));
                 if sources.is_none()
-                    || f.sources.len()
-                        > sources
-                            .as_ref()
-                            .map_or(0, |s: &crate::load::sources::Sources| s.len())
+                    || f.sources.len() > sources.as_ref().map_or(0, |s: &crate::load::sources::Sources| s.len())
                 {
                     sources = Some(f.sources);
                 }
@@ -76,8 +76,7 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
         ctx.printer.diagnostics(&sources, &all.0);
         if failed {
             let (e, w) = (all.error_count(), all.warning_count());
-            ctx.printer
-                .error(&format!("validation failed: {e} error(s), {w} warning(s)"));
+            ctx.printer.error(&format!("validation failed: {e} error(s), {w} warning(s)"));
         } else {
             ctx.printer.info(&format!(
                 "{} stack `{}` is valid for {} ({components} component{})",

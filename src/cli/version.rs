@@ -24,10 +24,7 @@ pub fn run(ctx: &Context) -> Result<ExitStatus> {
     if ctx.printer.json_mode() {
         ctx.printer.json(&info);
     } else {
-        ctx.printer.out(&format!(
-            "panka {} (state {}, plan {})",
-            info.version, info.state_format, info.plan_format
-        ));
+        ctx.printer.out(&format!("panka {} (state {}, plan {})", info.version, info.state_format, info.plan_format));
     }
     Ok(ExitStatus::Ok)
 }

@@ -54,11 +54,7 @@ impl Graph {
         for id in stack.components.keys() {
             nodes.insert(id.clone(), graph.add_node(id.clone()));
         }
-        let add = |graph: &mut DiGraph<ComponentId, Edge>,
-                   from: &ComponentId,
-                   to: &ComponentId,
-                   kind,
-                   span| {
+        let add = |graph: &mut DiGraph<ComponentId, Edge>, from: &ComponentId, to: &ComponentId, kind, span| {
             if let (Some(&a), Some(&b)) = (nodes.get(from), nodes.get(to)) {
                 if a != b && graph.find_edge(a, b).is_none() {
                     graph.add_edge(a, b, Edge { kind, span });
@@ -96,11 +92,7 @@ impl Graph {
                 }
             }
         }
-        let mut g = Graph {
-            graph,
-            nodes,
-            waves: BTreeMap::new(),
-        };
+        let mut g = Graph { graph, nodes, waves: BTreeMap::new() };
         let cycles = g.cycles(stack);
         if !cycles.is_empty() {
             return Err(cycles);
@@ -116,31 +108,27 @@ impl Graph {
                 continue;
             }
             let cycle = self.cycle_in(&scc);
-            let names: Vec<String> = cycle.iter().map(|&n| self.graph[n].to_string()).collect();
-            let mut shown = names.clone();
-            shown.push(names[0].clone());
-            // Each edge of the cycle, at the place that creates it (in the dependent).
+            // Show the cycle as "a -> b": a depends on b. Edges point from a
+            // dependency to its dependent, so the cycle is walked backwards.
+            let mut order: Vec<NodeIndex> = cycle.iter().rev().copied().collect();
+            let smallest = (0..order.len()).min_by_key(|&i| &self.graph[order[i]]).unwrap_or(0);
+            order.rotate_left(smallest);
+            order.push(order[0]);
+            let names: Vec<String> = order.iter().map(|&n| self.graph[n].to_string()).collect();
             let mut labels = Vec::new();
-            for w in 0..cycle.len() {
-                let (a, b) = (cycle[w], cycle[(w + 1) % cycle.len()]);
-                if let Some(e) = self.graph.find_edge(a, b) {
+            for w in order.windows(2) {
+                let (dependent, dep) = (w[0], w[1]);
+                if let Some(e) = self.graph.find_edge(dep, dependent) {
                     labels.push((
                         self.graph[e].span,
-                        format!("`{}` depends on `{}` here", self.graph[b], self.graph[a]),
+                        format!("`{}` depends on `{}` here", self.graph[dependent], self.graph[dep]),
                     ));
                 }
             }
             let first = labels.first().map(|l| l.0);
-            // Show the cycle in dependency order: a -> b means a depends on b.
-            let mut arrow: Vec<String> = shown.clone();
-            arrow.reverse();
-            let mut d = Diagnostic::error(
-                "cycle",
-                first,
-                format!("dependency cycle: {}", arrow.join(" -> ")),
-            )
-            .with_hint("remove one of these dependencies; components cannot wait for each other");
-            for (span, msg) in labels.into_iter().skip(1) {
+            let mut d = Diagnostic::error("cycle", first, format!("dependency cycle: {}", names.join(" -> ")))
+                .with_hint("remove one of these dependencies; components cannot wait for each other");
+            for (span, msg) in labels {
                 d = d.with_label(span, msg);
             }
             let _ = stack;
@@ -152,10 +140,7 @@ impl Graph {
     /// A simple cycle through the nodes of a strongly connected component.
     fn cycle_in(&self, scc: &[NodeIndex]) -> Vec<NodeIndex> {
         let in_scc = |n: NodeIndex| scc.contains(&n);
-        let start = *scc
-            .iter()
-            .min_by_key(|n| &self.graph[**n])
-            .expect("scc is not empty");
+        let start = *scc.iter().min_by_key(|n| &self.graph[**n]).expect("scc is not empty");
         // BFS from start back to start within the SCC.
         let mut prev: BTreeMap<NodeIndex, NodeIndex> = BTreeMap::new();
         let mut queue = std::collections::VecDeque::from([start]);
@@ -194,10 +179,7 @@ impl Graph {
                 .unwrap_or(0);
             wave.insert(n, w);
         }
-        self.waves = wave
-            .into_iter()
-            .map(|(n, w)| (self.graph[n].clone(), w))
-            .collect();
+        self.waves = wave.into_iter().map(|(n, w)| (self.graph[n].clone(), w)).collect();
     }
 
     /// Components grouped by wave, in name order within a wave.
@@ -215,11 +197,8 @@ impl Graph {
         let Some(&n) = self.nodes.get(id) else {
             return vec![];
         };
-        let mut deps: Vec<ComponentId> = self
-            .graph
-            .neighbors_directed(n, petgraph::Direction::Incoming)
-            .map(|d| self.graph[d].clone())
-            .collect();
+        let mut deps: Vec<ComponentId> =
+            self.graph.neighbors_directed(n, petgraph::Direction::Incoming).map(|d| self.graph[d].clone()).collect();
         deps.sort();
         deps
     }
@@ -229,11 +208,8 @@ impl Graph {
         let Some(&n) = self.nodes.get(id) else {
             return vec![];
         };
-        let mut deps: Vec<ComponentId> = self
-            .graph
-            .neighbors_directed(n, petgraph::Direction::Outgoing)
-            .map(|d| self.graph[d].clone())
-            .collect();
+        let mut deps: Vec<ComponentId> =
+            self.graph.neighbors_directed(n, petgraph::Direction::Outgoing).map(|d| self.graph[d].clone()).collect();
         deps.sort();
         deps
     }
@@ -243,13 +219,7 @@ impl Graph {
         let mut out: Vec<_> = self
             .graph
             .edge_references()
-            .map(|e| {
-                (
-                    self.graph[e.source()].clone(),
-                    self.graph[e.target()].clone(),
-                    e.weight().kind,
-                )
-            })
+            .map(|e| (self.graph[e.source()].clone(), self.graph[e.target()].clone(), e.weight().kind))
             .collect();
         out.sort();
         out
@@ -266,27 +236,18 @@ impl Graph {
         let mut best: BTreeMap<NodeIndex, (u64, Option<NodeIndex>)> = BTreeMap::new();
         for n in order {
             let id = &self.graph[n];
-            let own = if include.is_none_or(|f| f(id)) {
-                duration(id)
-            } else {
-                0
-            };
+            let own = if include.is_none_or(|f| f(id)) { duration(id) } else { 0 };
             let (base, from) = self
                 .graph
                 .neighbors_directed(n, petgraph::Direction::Incoming)
                 .map(|d| (best[&d].0, Some(d)))
-                .max_by(|a, b| {
-                    a.0.cmp(&b.0)
-                        .then_with(|| self.graph[b.1.unwrap()].cmp(&self.graph[a.1.unwrap()]))
-                })
+                .max_by(|a, b| a.0.cmp(&b.0).then_with(|| self.graph[b.1.unwrap()].cmp(&self.graph[a.1.unwrap()])))
                 .unwrap_or((0, None));
             best.insert(n, (base + own, from));
         }
-        let Some((&end, &(total, _))) = best.iter().max_by(|a, b| {
-            a.1 .0
-                .cmp(&b.1 .0)
-                .then_with(|| self.graph[*b.0].cmp(&self.graph[*a.0]))
-        }) else {
+        let Some((&end, &(total, _))) =
+            best.iter().max_by(|a, b| a.1 .0.cmp(&b.1 .0).then_with(|| self.graph[*b.0].cmp(&self.graph[*a.0])))
+        else {
             return (vec![], 0);
         };
         let mut path = vec![];

@@ -38,15 +38,7 @@ pub struct EdgeJson {
 }
 
 pub fn critical(stack: &LoadedStack, g: &Graph) -> (Vec<ComponentId>, u64) {
-    g.critical_path(
-        |id| {
-            stack
-                .components
-                .get(id)
-                .map_or(0, |c| estimated_seconds(c.kind))
-        },
-        None,
-    )
+    g.critical_path(|id| stack.components.get(id).map_or(0, |c| estimated_seconds(c.kind)), None)
 }
 
 pub fn to_json(stack: &LoadedStack, g: &Graph) -> GraphJson {
@@ -71,17 +63,10 @@ pub fn to_json(stack: &LoadedStack, g: &Graph) -> GraphJson {
             .map(|(dep, dependent, kind)| EdgeJson {
                 from: dependent.to_string(),
                 to: dep.to_string(),
-                kind: serde_json::to_value(kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                kind: serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
             })
             .collect(),
-        waves: g
-            .wave_list()
-            .iter()
-            .map(|w| w.iter().map(ToString::to_string).collect())
-            .collect(),
+        waves: g.wave_list().iter().map(|w| w.iter().map(ToString::to_string).collect()).collect(),
         critical_path: cp.iter().map(ToString::to_string).collect(),
         critical_path_seconds: secs,
     }
@@ -113,39 +98,19 @@ pub fn to_text(stack: &LoadedStack, g: &Graph) -> String {
     let (cp, secs) = critical(stack, g);
     if !cp.is_empty() {
         let names: Vec<String> = cp.iter().map(ToString::to_string).collect();
-        let _ = writeln!(
-            out,
-            "\ncritical path (~{}): {}",
-            human_seconds(secs),
-            names.join(" -> ")
-        );
+        let _ = writeln!(out, "\ncritical path (~{}): {}", human_seconds(secs), names.join(" -> "));
     }
     out
 }
 
 pub fn to_dot(stack: &LoadedStack, g: &Graph) -> String {
     let (cp, _) = critical(stack, g);
-    let mut out = String::from(
-        "digraph panka {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n",
-    );
+    let mut out = String::from("digraph panka {\n  rankdir=LR;\n  node [shape=box, fontname=\"Helvetica\"];\n");
     for (i, wave) in g.wave_list().iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "  subgraph cluster_wave_{} {{\n    label=\"wave {}\";",
-            i + 1,
-            i + 1
-        );
+        let _ = writeln!(out, "  subgraph cluster_wave_{} {{\n    label=\"wave {}\";", i + 1, i + 1);
         for id in wave {
-            let style = if cp.contains(id) {
-                ", style=bold, color=red"
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                out,
-                "    \"{id}\" [label=\"{id}\\n{}\"{style}];",
-                stack.components[id].kind
-            );
+            let style = if cp.contains(id) { ", style=bold, color=red" } else { "" };
+            let _ = writeln!(out, "    \"{id}\" [label=\"{id}\\n{}\"{style}];", stack.components[id].kind);
         }
         out.push_str("  }\n");
     }
@@ -162,12 +127,7 @@ pub fn to_mermaid(stack: &LoadedStack, g: &Graph) -> String {
     for (i, wave) in g.wave_list().iter().enumerate() {
         let _ = writeln!(out, "  subgraph wave{}[\"wave {}\"]", i + 1, i + 1);
         for id in wave {
-            let _ = writeln!(
-                out,
-                "    {}[\"{id}<br/>{}\"]",
-                node_id(id),
-                stack.components[id].kind
-            );
+            let _ = writeln!(out, "    {}[\"{id}<br/>{}\"]", node_id(id), stack.components[id].kind);
         }
         out.push_str("  end\n");
     }

@@ -39,20 +39,12 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<FieldDiff>) {
             for (k, va) in a {
                 match b.get(k) {
                     Some(vb) => walk(&join(path, k), va, vb, out),
-                    None => out.push(FieldDiff {
-                        path: join(path, k),
-                        before: Some(va.clone()),
-                        after: None,
-                    }),
+                    None => out.push(FieldDiff { path: join(path, k), before: Some(va.clone()), after: None }),
                 }
             }
             for (k, vb) in b {
                 if !a.contains_key(k) {
-                    out.push(FieldDiff {
-                        path: join(path, k),
-                        before: None,
-                        after: Some(vb.clone()),
-                    });
+                    out.push(FieldDiff { path: join(path, k), before: None, after: Some(vb.clone()) });
                 }
             }
         }
@@ -61,11 +53,7 @@ fn walk(path: &str, before: &Value, after: &Value, out: &mut Vec<FieldDiff>) {
                 walk(&format!("{path}[{i}]"), va, vb, out);
             }
         }
-        _ => out.push(FieldDiff {
-            path: path.to_string(),
-            before: Some(before.clone()),
-            after: Some(after.clone()),
-        }),
+        _ => out.push(FieldDiff { path: path.to_string(), before: Some(before.clone()), after: Some(after.clone()) }),
     }
 }
 
@@ -80,10 +68,7 @@ mod tests {
         let b = json!({"spec": {"image": {"tag": "1.1.0"}, "ports": [{"port": 8080}], "y": 2}});
         let d = diff(&a, &b);
         let paths: Vec<&str> = d.iter().map(|d| d.path.as_str()).collect();
-        assert_eq!(
-            paths,
-            vec!["spec.image.tag", "spec.ports[0].port", "spec.x", "spec.y"]
-        );
+        assert_eq!(paths, vec!["spec.image.tag", "spec.ports[0].port", "spec.x", "spec.y"]);
         assert_eq!(d[0].before, Some(json!("1.0.0")));
         assert_eq!(d[2].after, None);
     }

@@ -177,33 +177,23 @@ pub fn replace_fields(kind: Kind) -> &'static [&'static str] {
             "spec.encryption.atRest",
             "spec.encryption.kmsKeyId",
         ],
-        Kind::DynamoDB => &[
-            "context.region",
-            "context.accountId",
-            "spec.partitionKey",
-            "spec.sortKey",
-        ],
+        Kind::DynamoDB => &["context.region", "context.accountId", "spec.partitionKey", "spec.sortKey"],
         Kind::Sqs | Kind::Sns => &["context.region", "context.accountId", "spec.fifo"],
-        Kind::ElastiCache => &[
-            "context.region",
-            "context.accountId",
-            "spec.encryption.atRest",
-            "spec.engine",
-        ],
-        Kind::Lambda => &[
-            "context.region",
-            "context.accountId",
-            "spec.code.image",
-            "spec.code.s3",
-        ],
+        Kind::ElastiCache => &["context.region", "context.accountId", "spec.encryption.atRest", "spec.engine"],
         _ => &CONTEXT,
     }
 }
 
-fn forces_replace(kind: Kind, path: &str) -> bool {
-    replace_fields(kind).iter().any(|f| {
-        path == *f || path.starts_with(&format!("{f}.")) || path.starts_with(&format!("{f}["))
-    })
+fn forces_replace(kind: Kind, d: &FieldDiff) -> bool {
+    let path = d.path.as_str();
+    // A Lambda moving between a zip in S3 and an image changes its package
+    // type, which AWS cannot update in place; a new zip or image can be.
+    if kind == Kind::Lambda && (path == "spec.code.s3" || path == "spec.code.image") {
+        return d.before.is_none() || d.after.is_none();
+    }
+    replace_fields(kind)
+        .iter()
+        .any(|f| path == *f || path.starts_with(&format!("{f}.")) || path.starts_with(&format!("{f}[")))
 }
 
 /// Hash of the upstream outputs a component consumes, from the state.
@@ -211,10 +201,7 @@ pub fn inputs_hash(state: &State, deps: &[ComponentId]) -> Option<String> {
     let mut upstream = BTreeMap::new();
     for d in deps {
         let key = d.to_string();
-        upstream.insert(
-            key.clone(),
-            state.components.get(&key).map(|c| json!(c.outputs)),
-        );
+        upstream.insert(key.clone(), state.components.get(&key).map(|c| json!(c.outputs)));
     }
     if upstream.is_empty() {
         return None;
@@ -228,15 +215,14 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
     let mut actions: BTreeMap<ComponentId, Action> = BTreeMap::new();
     // Topological order so that upstream actions are known before dependents.
     let mut order: Vec<&ComponentId> = stack.components.keys().collect();
-    order.sort_by_key(|id| (graph.waves[*id], (*id).clone()));
+    order.sort_by_cached_key(|id| (graph.waves[*id], *id));
     for id in order {
         let c = &stack.components[id];
         let config = desired_config(stack, c);
         let hash = hash_config(&config);
         let deps = graph.dependencies(id);
-        let recorded = state
-            .and_then(|s| s.components.get(&id.to_string()))
-            .filter(|r| r.status != ComponentStatus::Deleted);
+        let recorded =
+            state.and_then(|s| s.components.get(&id.to_string())).filter(|r| r.status != ComponentStatus::Deleted);
         let mut reasons = Vec::new();
         let mut diffs = Vec::new();
         let mut replace = Vec::new();
@@ -247,11 +233,8 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
             }
             Some(r) => {
                 diffs = diff::diff(&r.config, &config);
-                replace = diffs
-                    .iter()
-                    .filter(|d| forces_replace(c.kind, &d.path))
-                    .map(|d| d.path.clone())
-                    .collect::<Vec<_>>();
+                replace =
+                    diffs.iter().filter(|d| forces_replace(c.kind, d)).map(|d| d.path.clone()).collect::<Vec<_>>();
                 let mut action = if !replace.is_empty() {
                     reasons.push(format!("{} forces replacement", replace.join(", ")));
                     Action::Replace
@@ -277,26 +260,16 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
                     // outputs; recorded outputs that moved since this one was
                     // deployed also count.
                     for d in &deps {
-                        match actions.get(d) {
-                            Some(Action::Create | Action::Replace) => {
-                                let what = if actions[d] == Action::Create {
-                                    "created"
-                                } else {
-                                    "replaced"
-                                };
-                                reasons.push(format!(
-                                    "upstream `{d}` is {what}; its outputs are known after apply"
-                                ));
-                                action = Action::Update;
-                            }
-                            _ => {}
+                        if let Some(upstream @ (Action::Create | Action::Replace)) = actions.get(d) {
+                            let what = if *upstream == Action::Create { "created" } else { "replaced" };
+                            reasons.push(format!("upstream `{d}` is {what}; its outputs are known after apply"));
+                            action = Action::Update;
                         }
                     }
                     if action == Action::NoOp {
                         if let (Some(s), Some(recorded_inputs)) = (state, &r.inputs_hash) {
                             if inputs_hash(s, &deps).as_ref() != Some(recorded_inputs) {
-                                reasons
-                                    .push("upstream outputs changed since the last apply".into());
+                                reasons.push("upstream outputs changed since the last apply".into());
                                 action = Action::Update;
                             }
                         }
@@ -326,8 +299,7 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
             if r.status == ComponentStatus::Deleted {
                 continue;
             }
-            let exists =
-                ComponentId::parse(key).is_some_and(|id| stack.components.contains_key(&id));
+            let exists = ComponentId::parse(key).is_some_and(|id| stack.components.contains_key(&id));
             if !exists {
                 changes.push(Change {
                     component: key.clone(),
@@ -345,9 +317,7 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
             }
         }
     }
-    changes.sort_by(|a, b| {
-        (a.wave == 0, a.wave, &a.component).cmp(&(b.wave == 0, b.wave, &b.component))
-    });
+    changes.sort_by(|a, b| (a.wave == 0, a.wave, &a.component).cmp(&(b.wave == 0, b.wave, &b.component)));
 
     let mut summary = Summary::default();
     for c in &changes {
@@ -359,38 +329,19 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
             Action::NoOp => summary.no_op += 1,
         }
     }
-    let changing: BTreeSet<ComponentId> = actions
-        .iter()
-        .filter(|(_, a)| a.is_change())
-        .map(|(id, _)| id.clone())
-        .collect();
+    let changing: BTreeSet<ComponentId> =
+        actions.iter().filter(|(_, a)| a.is_change()).map(|(id, _)| id.clone()).collect();
     let mut waves: Vec<Vec<String>> = Vec::new();
     for wave in graph.wave_list() {
-        let w: Vec<String> = wave
-            .iter()
-            .filter(|id| changing.contains(*id))
-            .map(ToString::to_string)
-            .collect();
+        let w: Vec<String> = wave.iter().filter(|id| changing.contains(*id)).map(ToString::to_string).collect();
         if !w.is_empty() {
             waves.push(w);
         }
     }
     let include = |id: &ComponentId| changing.contains(id);
-    let (cp, mut secs) = graph.critical_path(
-        |id| {
-            stack
-                .components
-                .get(id)
-                .map_or(0, |c| estimated_seconds(c.kind))
-        },
-        Some(&include),
-    );
-    secs += changes
-        .iter()
-        .filter(|c| c.action == Action::Delete)
-        .map(|c| c.estimated_seconds)
-        .max()
-        .unwrap_or(0);
+    let (cp, mut secs) =
+        graph.critical_path(|id| stack.components.get(id).map_or(0, |c| estimated_seconds(c.kind)), Some(&include));
+    secs += changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.estimated_seconds).max().unwrap_or(0);
     Plan {
         format_version: PLAN_FORMAT.to_string(),
         stack: stack.name().to_string(),

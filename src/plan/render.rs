@@ -48,14 +48,7 @@ pub fn show_value(v: &Value) -> String {
         other => {
             let s = other.to_string();
             if s.len() > 120 {
-                format!(
-                    "{}…",
-                    &s[..s
-                        .char_indices()
-                        .take(117)
-                        .last()
-                        .map_or(0, |(i, c)| i + c.len_utf8())]
-                )
+                format!("{}…", &s[..s.char_indices().take(117).last().map_or(0, |(i, c)| i + c.len_utf8())])
             } else {
                 s
             }
@@ -66,14 +59,8 @@ pub fn show_value(v: &Value) -> String {
 pub fn to_text(plan: &Plan, color: bool, show_unchanged: bool) -> String {
     let st = Style { color };
     let mut out = String::new();
-    let serial = plan
-        .state_serial
-        .map_or("no state yet".to_string(), |s| format!("state serial {s}"));
-    let _ = writeln!(
-        out,
-        "plan for stack `{}`, environment `{}` ({serial})",
-        plan.stack, plan.environment
-    );
+    let serial = plan.state_serial.map_or("no state yet".to_string(), |s| format!("state serial {s}"));
+    let _ = writeln!(out, "plan for stack `{}`, environment `{}` ({serial})", plan.stack, plan.environment);
     let mut current_wave = usize::MAX;
     for c in &plan.changes {
         if c.action == Action::NoOp && !show_unchanged {
@@ -116,20 +103,13 @@ pub fn to_text(plan: &Plan, color: bool, show_unchanged: bool) -> String {
         s.create, s.update, s.replace, s.delete, s.no_op
     );
     if plan.has_changes() {
-        let _ = write!(
-            out,
-            "Estimated duration: ~{}",
-            human_seconds(plan.estimated_seconds)
-        );
+        let _ = write!(out, "Estimated duration: ~{}", human_seconds(plan.estimated_seconds));
         if plan.critical_path.len() > 1 {
             let _ = write!(out, " (critical path: {})", plan.critical_path.join(" -> "));
         }
         out.push('\n');
     } else {
-        let _ = writeln!(
-            out,
-            "No changes. The deployed stack matches the configuration."
-        );
+        let _ = writeln!(out, "No changes. The deployed stack matches the configuration.");
     }
     out
 }

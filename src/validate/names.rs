@@ -7,10 +7,7 @@ pub fn check_name(name: &str, max: usize) -> Option<String> {
         return Some("is empty".into());
     }
     if name.len() > max {
-        return Some(format!(
-            "is {} characters long; the limit is {max}",
-            name.chars().count()
-        ));
+        return Some(format!("is {} characters long; the limit is {max}", name.chars().count()));
     }
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Some("must start with a lowercase letter".into());
@@ -18,14 +15,8 @@ pub fn check_name(name: &str, max: usize) -> Option<String> {
     if name.ends_with('-') {
         return Some("must not end with `-`".into());
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-    {
-        return Some(format!(
-            "contains `{}`; use lowercase letters, digits and `-`",
-            bad.escape_default()
-        ));
+    if let Some(bad) = name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        return Some(format!("contains `{}`; use lowercase letters, digits and `-`", bad.escape_default()));
     }
     if name.contains("--") {
         return Some("must not contain `--`".into());
@@ -38,24 +29,12 @@ pub fn suggest_name(name: &str, max: usize) -> Option<String> {
     let mut s: String = name
         .to_lowercase()
         .chars()
-        .map(|c| {
-            if c.is_ascii_lowercase() || c.is_ascii_digit() {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() { c } else { '-' })
         .collect();
     while s.contains("--") {
         s = s.replace("--", "-");
     }
-    let s = s
-        .trim_matches('-')
-        .chars()
-        .take(max)
-        .collect::<String>()
-        .trim_end_matches('-')
-        .to_string();
+    let s = s.trim_matches('-').chars().take(max).collect::<String>().trim_end_matches('-').to_string();
     (check_name(&s, max).is_none()).then_some(s)
 }
 

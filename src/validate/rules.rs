@@ -42,10 +42,11 @@ struct Checker<'a> {
 
 /// Run every semantic rule; returns errors and warnings.
 pub fn check(stack: &LoadedStack) -> Vec<Diagnostic> {
-    let mut c = Checker {
-        stack,
-        diags: Vec::new(),
-    };
+    let mut c = Checker { stack, diags: Vec::new() };
+    if stack.components.is_empty() {
+        c.err("empty-stack", stack.stack.name_span, format!("stack `{}` has no components", stack.name())).hint =
+            Some("add components under `services/<service>/components/`; `panka init` shows the layout".into());
+    }
     c.names();
     c.stack_spec();
     c.services();
@@ -74,23 +75,14 @@ impl Checker<'_> {
             let hint = suggest_name(name, max)
                 .map(|s| format!("names are lowercase DNS labels, e.g. `{s}`"))
                 .unwrap_or_else(|| "names are lowercase DNS labels: `a-z`, `0-9` and `-`".into());
-            self.err(
-                "invalid-name",
-                span,
-                format!("{what} name `{}` {problem}", name.escape_debug()),
-            )
-            .hint = Some(hint);
+            self.err("invalid-name", span, format!("{what} name `{}` {problem}", name.escape_debug())).hint =
+                Some(hint);
         }
     }
 
     fn names(&mut self) {
         let s = self.stack;
-        self.name(
-            "stack",
-            &s.stack.metadata.name,
-            s.stack.name_span,
-            STACK_NAME_MAX,
-        );
+        self.name("stack", &s.stack.metadata.name, s.stack.name_span, STACK_NAME_MAX);
         for (name, svc) in &s.services {
             self.name("service", name, svc.name_span, NAME_MAX);
         }
@@ -110,54 +102,42 @@ impl Checker<'_> {
             let parts: Vec<&str> = region.split('-').collect();
             parts.len() >= 3
                 && parts[0].len() == 2
-                && parts.iter().all(|p| {
-                    !p.is_empty()
-                        && p.chars()
-                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-                })
                 && parts
-                    .last()
-                    .is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+                    .iter()
+                    .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+                && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
         };
         if !region_ok {
             let span = region_span(s);
-            self.err(
-                "invalid-value",
-                span,
-                format!("`{region}` is not an AWS region"),
-            )
-            .hint = Some("regions look like `us-east-1` or `eu-west-2`".into());
+            self.err("invalid-value", span, format!("`{region}` is not an AWS region")).hint =
+                Some("regions look like `us-east-1` or `eu-west-2`".into());
         }
         if let Some(acct) = &s.provider.account_id {
             if acct.len() != 12 || !acct.chars().all(|c| c.is_ascii_digit()) {
-                let span = st.span(&path("spec.provider.accountId"));
-                self.err(
-                    "invalid-value",
-                    span,
-                    format!("account id `{acct}` is not 12 digits"),
-                )
-                .hint =
+                let span = s
+                    .environment_doc
+                    .as_ref()
+                    .and_then(|e| e.node.at(&path("spec.provider.accountId")))
+                    .map_or_else(|| st.span(&path("spec.provider.accountId")), |n| n.span);
+                self.err("invalid-value", span, format!("account id `{acct}` is not 12 digits")).hint =
                     Some("quote it so leading zeros are kept: accountId: \"012345678901\"".into());
             }
+        }
+        if st.spec.provider.name != "aws" {
+            let span = st.span(&path("spec.provider.name"));
+            self.err("invalid-value", span, format!("provider `{}` is not supported", st.spec.provider.name)).hint =
+                Some("panka deploys to AWS: `provider: {name: aws, region: …}`".into());
         }
         let p = st.spec.deployment.parallelism;
         if p == 0 || p > 64 {
             let span = st.span(&path("spec.deployment.parallelism"));
-            self.err(
-                "invalid-value",
-                span,
-                format!("parallelism {p} is out of range"),
-            )
-            .hint = Some("use 1 to 64 components at once".into());
+            self.err("invalid-value", span, format!("parallelism {p} is out of range")).hint =
+                Some("use 1 to 64 components at once".into());
         }
         for (i, env) in st.spec.deployment.require_approval.iter().enumerate() {
             if check_name(env, NAME_MAX).is_some() {
                 let span = st.span(&path(&format!("spec.deployment.requireApproval[{i}]")));
-                self.err(
-                    "invalid-name",
-                    span,
-                    format!("`{env}` is not a valid environment name"),
-                );
+                self.err("invalid-name", span, format!("`{env}` is not a valid environment name"));
             }
         }
         let needs_network = s.components.values().any(|c| {
@@ -168,26 +148,30 @@ impl Checker<'_> {
         if needs_network {
             match &st.spec.shared.network {
                 None => {
-                    let first = s.components.values().find(|c| {
-                        c.kind.is_container() || matches!(c.kind, Kind::Rds | Kind::ElastiCache)
-                    });
+                    let first = s
+                        .components
+                        .values()
+                        .find(|c| c.kind.is_container() || matches!(c.kind, Kind::Rds | Kind::ElastiCache));
                     let span = st.span(&path("spec.shared"));
-                    let who = first
-                        .map(|c| format!(" (`{}` is a {})", c.id, c.kind))
-                        .unwrap_or_default();
-                    self.err("missing-field", span, format!("the stack runs components in a VPC{who} but has no `spec.shared.network`"))
-                        .hint = Some("add `shared: {network: {vpcId: …, privateSubnetIds: […]}}`".into());
+                    let who = first.map(|c| format!(" (`{}` is a {})", c.id, c.kind)).unwrap_or_default();
+                    self.err(
+                        "missing-field",
+                        span,
+                        format!("the stack runs components in a VPC{who} but has no `spec.shared.network`"),
+                    )
+                    .hint = Some("add `shared: {network: {vpcId: …, privateSubnetIds: […]}}`".into());
                 }
                 Some(n) if n.private_subnet_ids.is_empty() => {
                     let span = st.span(&path("spec.shared.network"));
-                    self.err("missing-field", span, "`spec.shared.network.privateSubnetIds` is empty").hint =
-                        Some("tasks, databases and caches run in private subnets; list at least two for high availability".into());
+                    self.err("missing-field", span, "`spec.shared.network.privateSubnetIds` is empty").hint = Some(
+                        "tasks, databases and caches run in private subnets; list at least two for high availability"
+                            .into(),
+                    );
                 }
                 _ => {}
             }
         }
-        if s.components.values().any(|c| c.kind.is_container()) && st.spec.shared.cluster.is_none()
-        {
+        if s.components.values().any(|c| c.kind.is_container()) && st.spec.shared.cluster.is_none() {
             let span = st.span(&path("spec.shared"));
             self.err("missing-field", span, "the stack has container components but no `spec.shared.cluster`").hint =
                 Some("name an existing ECS cluster (`cluster: {name: …}`) or let panka create one (`cluster: {create: true}`)".into());
@@ -195,11 +179,7 @@ impl Checker<'_> {
         if let Some(cluster) = &st.spec.shared.cluster {
             if cluster.create == cluster.name.is_some() {
                 let span = st.span(&path("spec.shared.cluster"));
-                self.err(
-                    "invalid-value",
-                    span,
-                    "`spec.shared.cluster` needs exactly one of `name` or `create: true`",
-                );
+                self.err("invalid-value", span, "`spec.shared.cluster` needs exactly one of `name` or `create: true`");
             }
         }
     }
@@ -208,17 +188,10 @@ impl Checker<'_> {
         let s = self.stack;
         for c in s.components.values() {
             if !s.services.contains_key(&c.id.service) {
-                let span = c
-                    .node
-                    .at(&path("metadata.service"))
-                    .map_or(c.name_span, |n| n.span);
-                let hint = did_you_mean(&c.id.service, s.services.keys().map(String::as_str))
-                    .unwrap_or_else(|| {
-                        format!(
-                            "add a Service document, e.g. `services/{}/service.yaml`",
-                            c.id.service
-                        )
-                    });
+                let span = c.node.at(&path("metadata.service")).map_or(c.name_span, |n| n.span);
+                let hint = did_you_mean(&c.id.service, s.services.keys().map(String::as_str)).unwrap_or_else(|| {
+                    format!("add a Service document, e.g. `services/{}/service.yaml`", c.id.service)
+                });
                 self.err(
                     "unknown-service",
                     span,
@@ -237,12 +210,8 @@ impl Checker<'_> {
                     self.err("cycle", span, format!("service `{name}` depends on itself"));
                 } else if !s.services.contains_key(dep) {
                     let hint = did_you_mean(dep, s.services.keys().map(String::as_str));
-                    self.err(
-                        "unknown-service",
-                        span,
-                        format!("service `{name}` depends on unknown service `{dep}`"),
-                    )
-                    .hint = hint;
+                    self.err("unknown-service", span, format!("service `{name}` depends on unknown service `{dep}`"))
+                        .hint = hint;
                 }
             }
         }
@@ -256,10 +225,7 @@ impl Checker<'_> {
                 Ok((id, kind)) => (id, kind),
                 Err(e) => {
                     let d = reference_error(r.component(), e);
-                    self.diags.push(Diagnostic {
-                        span: Some(span),
-                        ..d
-                    });
+                    self.diags.push(Diagnostic { span: Some(span), ..d });
                     continue;
                 }
             };
@@ -270,11 +236,9 @@ impl Checker<'_> {
             }
             match r {
                 Reference::ValueFrom(vf) if !kind.outputs().contains(&vf.output.as_str()) => {
-                    let out_span = c.span(&path(&format!("{field}.output")));
+                    let out_span = c.span(&path(&field.replace(".valueFrom.component", ".valueFrom.output")));
                     let hint = did_you_mean(&vf.output, kind.outputs().iter().copied())
-                        .unwrap_or_else(|| {
-                            format!("{kind} outputs are: {}", kind.outputs().join(", "))
-                        });
+                        .unwrap_or_else(|| format!("{kind} outputs are: {}", kind.outputs().join(", ")));
                     self.err(
                         "unknown-output",
                         out_span,
@@ -282,19 +246,44 @@ impl Checker<'_> {
                     )
                     .hint = Some(hint);
                 }
-                Reference::Access(_)
-                    if !(kind.is_stateful() || matches!(kind, Kind::Sqs | Kind::Sns)) =>
-                {
+                Reference::Access(target) if kind.is_stateful() || matches!(kind, Kind::Sqs | Kind::Sns) => {
+                    let i = field.trim_start_matches("spec.access[").split(']').next().unwrap_or("0");
+                    let actions = c.spec.access().iter().find(|a| a.component == target).map(|a| a.actions.clone());
+                    for action in actions.unwrap_or_default() {
+                        let allowed: &[AccessAction] = match kind {
+                            Kind::Sqs => {
+                                &[AccessAction::Read, AccessAction::Write, AccessAction::Publish, AccessAction::Consume]
+                            }
+                            Kind::Sns => &[AccessAction::Publish],
+                            _ => &[AccessAction::Read, AccessAction::Write],
+                        };
+                        if !allowed.contains(&action) {
+                            let names: Vec<String> = allowed
+                                .iter()
+                                .map(|a| {
+                                    serde_json::to_value(a)
+                                        .ok()
+                                        .and_then(|v| v.as_str().map(str::to_string))
+                                        .unwrap_or_default()
+                                })
+                                .collect();
+                            let aspan = c.span(&path(&format!("spec.access[{i}].actions")));
+                            self.err(
+                                "invalid-value",
+                                aspan,
+                                format!("`{id}` is a {kind}, which takes no `{:?}` access", action).to_lowercase(),
+                            )
+                            .hint = Some(format!("{kind} access actions are: {}", names.join(", ")));
+                        }
+                    }
+                }
+                Reference::Access(_) => {
                     self.err(
                         "invalid-reference",
                         span,
-                        format!(
-                            "`access` names `{id}`, a {kind}; access is granted to data components"
-                        ),
+                        format!("`access` names `{id}`, a {kind}; access is granted to data components"),
                     )
-                    .hint = Some(
-                        "data components are RDS, DynamoDB, S3, SQS, SNS and ElastiCache".into(),
-                    );
+                    .hint = Some("data components are RDS, DynamoDB, S3, SQS, SNS and ElastiCache".into());
                 }
                 Reference::Trigger(_) if kind != Kind::Sqs => {
                     self.err(
@@ -304,7 +293,11 @@ impl Checker<'_> {
                     );
                 }
                 Reference::Subscription(_) if !matches!(kind, Kind::Sqs | Kind::Lambda) => {
-                    self.err("invalid-reference", span, format!("an SNS subscription goes to an SQS or Lambda component; `{id}` is a {kind}"));
+                    self.err(
+                        "invalid-reference",
+                        span,
+                        format!("an SNS subscription goes to an SQS or Lambda component; `{id}` is a {kind}"),
+                    );
                 }
                 _ => {}
             }
@@ -316,25 +309,15 @@ impl Checker<'_> {
         let env_field = "environment";
         for (i, e) in c.spec.environment().iter().enumerate() {
             let span = c.span(&path(&format!("spec.{env_field}[{i}]")));
-            self.env_name(
-                &e.name,
-                c.span(&path(&format!("spec.{env_field}[{i}].name"))),
-            );
+            self.env_name(&e.name, c.span(&path(&format!("spec.{env_field}[{i}].name"))));
             if seen.insert(&e.name, i).is_some() {
-                self.err(
-                    "duplicate",
-                    span,
-                    format!("environment variable `{}` is set twice", e.name),
-                );
+                self.err("duplicate", span, format!("environment variable `{}` is set twice", e.name));
             }
             if e.value.is_some() == e.value_from.is_some() {
                 self.err(
                     "invalid-value",
                     span,
-                    format!(
-                        "environment variable `{}` needs exactly one of `value` or `valueFrom`",
-                        e.name
-                    ),
+                    format!("environment variable `{}` needs exactly one of `value` or `valueFrom`", e.name),
                 );
             }
         }
@@ -342,31 +325,19 @@ impl Checker<'_> {
             let span = c.span(&path(&format!("spec.secrets[{i}]")));
             self.env_name(&sec.name, c.span(&path(&format!("spec.secrets[{i}].name"))));
             if seen.insert(&sec.name, i).is_some() {
-                self.err(
-                    "duplicate",
-                    span,
-                    format!(
-                        "`{}` is set both as a variable and a secret, or twice",
-                        sec.name
-                    ),
-                );
+                self.err("duplicate", span, format!("`{}` is set both as a variable and a secret, or twice", sec.name));
             }
             match (&sec.secret_arn, &sec.value_from) {
                 (Some(arn), None) => {
                     if let Some(lit) = template::literal(arn) {
-                        if !(lit.starts_with("arn:aws:secretsmanager:")
-                            || lit.starts_with("arn:aws:ssm:"))
-                        {
+                        if !(lit.starts_with("arn:aws:secretsmanager:") || lit.starts_with("arn:aws:ssm:")) {
                             let span = c.span(&path(&format!("spec.secrets[{i}].secretArn")));
                             self.err(
                                 "invalid-value",
                                 span,
                                 format!("`{lit}` is not a Secrets Manager or SSM parameter ARN"),
                             )
-                            .hint = Some(
-                                "secrets are referenced by ARN; panka never handles secret values"
-                                    .into(),
-                            );
+                            .hint = Some("secrets are referenced by ARN; panka never handles secret values".into());
                         }
                     }
                 }
@@ -375,10 +346,7 @@ impl Checker<'_> {
                     self.err(
                         "invalid-value",
                         span,
-                        format!(
-                            "secret `{}` needs exactly one of `secretArn` or `valueFrom`",
-                            sec.name
-                        ),
+                        format!("secret `{}` needs exactly one of `secretArn` or `valueFrom`", sec.name),
                     );
                 }
             }
@@ -392,10 +360,7 @@ impl Checker<'_> {
             self.err(
                 "invalid-name",
                 span,
-                format!(
-                    "`{}` is not a valid environment variable name",
-                    name.escape_debug()
-                ),
+                format!("`{}` is not a valid environment variable name", name.escape_debug()),
             )
             .hint = Some("use letters, digits and `_`, not starting with a digit".into());
         }
@@ -407,29 +372,31 @@ impl Checker<'_> {
         }
         if let Some(ct) = c.spec.container() {
             if let Some(lit) = template::literal(&ct.image.repository) {
-                if lit.is_empty()
-                    || lit.contains(char::is_whitespace)
-                    || lit.contains(':') && !lit.contains('/')
-                {
+                if lit.is_empty() || lit.contains(char::is_whitespace) || lit.contains(':') && !lit.contains('/') {
                     let span = c.span(&path("spec.image.repository"));
-                    self.err("invalid-value", span, format!("`{lit}` is not an image repository")).hint =
-                        Some("write the repository without the tag, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/api`".into());
+                    self.err("invalid-value", span, format!("`{lit}` is not an image repository")).hint = Some(
+                        "write the repository without the tag, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com/api`"
+                            .into(),
+                    );
                 }
             }
             if let Some(d) = &ct.image.digest {
                 if !d.starts_with("sha256:") {
                     let span = c.span(&path("spec.image.digest"));
-                    self.err(
-                        "invalid-value",
-                        span,
-                        "an image digest starts with `sha256:`",
-                    );
+                    self.err("invalid-value", span, "an image digest starts with `sha256:`");
                 }
             }
         }
         match &c.spec {
             ComponentSpec::MicroService(m) => self.microservice(c, m),
-            ComponentSpec::Worker(w) => self.probes(c, &w.health_check, &[]),
+            ComponentSpec::Worker(w) => {
+                if w.health_check.readiness.is_some() {
+                    let span = c.span(&path("spec.healthCheck.readiness"));
+                    self.err("invalid-value", span, "a Worker has no load balancer, so no readiness probe").hint =
+                        Some("use `healthCheck.liveness` to have ECS replace unhealthy tasks".into());
+                }
+                self.probes(c, &w.health_check, &[])
+            }
             ComponentSpec::CronJob(j) => self.cronjob(c, j),
             ComponentSpec::Lambda(l) => self.lambda(c, l),
             ComponentSpec::Rds(r) => self.rds(c, r),
@@ -459,19 +426,11 @@ impl Checker<'_> {
         match fargate_memory_options(infra.cpu) {
             None => {
                 let span = self.infra_span(c, "resources.cpu");
-                self.err(
-                    "fargate-size",
-                    span,
-                    format!("`{}`: Fargate has no {} CPU size", c.id, infra.cpu),
-                )
-                .hint = Some(format!(
-                    "Fargate CPU units are {}",
-                    FARGATE_CPUS
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                self.err("fargate-size", span, format!("`{}`: Fargate has no {} CPU size", c.id, infra.cpu)).hint =
+                    Some(format!(
+                        "Fargate CPU units are {}",
+                        FARGATE_CPUS.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                    ));
             }
             Some(options) if !options.contains(&infra.memory) => {
                 let span = self.infra_span(c, "resources.memory");
@@ -488,29 +447,17 @@ impl Checker<'_> {
                     format!(
                         "with cpu {} use memory {}",
                         infra.cpu,
-                        options
-                            .iter()
-                            .map(u32::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        options.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
                     )
                 } else {
-                    format!(
-                        "with cpu {} use memory {lo} to {hi} in steps of {}",
-                        infra.cpu,
-                        options[1] - options[0]
-                    )
+                    format!("with cpu {} use memory {lo} to {hi} in steps of {}", infra.cpu, options[1] - options[0])
                 });
             }
             Some(_) => {}
         }
         if infra.replicas > 1000 {
             let span = self.infra_span(c, "scaling.replicas");
-            self.err(
-                "invalid-value",
-                span,
-                format!("{} replicas is more than ECS allows (1000)", infra.replicas),
-            );
+            self.err("invalid-value", span, format!("{} replicas is more than ECS allows (1000)", infra.replicas));
         }
         if let Some(a) = &infra.autoscaling {
             if a.min > a.max || a.max == 0 {
@@ -518,34 +465,21 @@ impl Checker<'_> {
                 self.err(
                     "invalid-value",
                     span,
-                    format!(
-                        "autoscaling min {} must be at most max {} (and max at least 1)",
-                        a.min, a.max
-                    ),
+                    format!("autoscaling min {} must be at most max {} (and max at least 1)", a.min, a.max),
                 );
             }
-            for (v, f) in [
-                (a.target_cpu_percent, "targetCPUPercent"),
-                (a.target_memory_percent, "targetMemoryPercent"),
-            ] {
+            for (v, f) in [(a.target_cpu_percent, "targetCPUPercent"), (a.target_memory_percent, "targetMemoryPercent")]
+            {
                 if let Some(v) = v {
                     if v == 0 || v > 100 {
                         let span = self.infra_span(c, &format!("scaling.autoscaling.{f}"));
-                        self.err(
-                            "invalid-value",
-                            span,
-                            format!("`{f}` {v} is not a percentage (1–100)"),
-                        );
+                        self.err("invalid-value", span, format!("`{f}` {v} is not a percentage (1–100)"));
                     }
                 }
             }
             if a.target_cpu_percent.is_none() && a.target_memory_percent.is_none() {
                 let span = self.infra_span(c, "scaling.autoscaling");
-                self.err(
-                    "missing-field",
-                    span,
-                    "autoscaling needs `targetCPUPercent` or `targetMemoryPercent`",
-                );
+                self.err("missing-field", span, "autoscaling needs `targetCPUPercent` or `targetMemoryPercent`");
             }
         }
         if let Some(lb) = &infra.load_balancer {
@@ -554,39 +488,46 @@ impl Checker<'_> {
                 self.err(
                     "invalid-value",
                     span,
-                    format!(
-                        "`{}` is a {}, which is not behind the load balancer",
-                        c.id, c.kind
-                    ),
+                    format!("`{}` is a {}, which is not behind the load balancer", c.id, c.kind),
                 )
                 .hint = Some("only MicroService components take `loadBalancer`".into());
             }
             if let Some(p) = lb.priority {
                 if p == 0 || p > 50_000 {
                     let span = self.infra_span(c, "loadBalancer.priority");
-                    self.err(
-                        "invalid-value",
-                        span,
-                        format!("listener rule priority {p} is out of range (1–50000)"),
-                    );
+                    self.err("invalid-value", span, format!("listener rule priority {p} is out of range (1–50000)"));
                 }
             }
             if lb.path_patterns.len() + lb.host_headers.len() > 5 {
                 let span = self.infra_span(c, "loadBalancer");
-                self.err(
-                    "invalid-value",
-                    span,
-                    "an ALB rule takes at most 5 path patterns and host headers together",
-                );
+                self.err("invalid-value", span, "an ALB rule takes at most 5 path patterns and host headers together");
             }
         }
     }
 
     fn microservice(&mut self, c: &Component, m: &MicroServiceSpec) {
+        if m.ports.first().is_some_and(|p| p.protocol == PortProtocol::Tcp) {
+            let span = c.span(&path("spec.ports[0].protocol"));
+            self.err(
+                "invalid-value",
+                span,
+                "the first port receives the load balancer's traffic and must be `http` or `grpc`",
+            )
+            .hint = Some("an Application Load Balancer speaks HTTP; put TCP ports after the first".into());
+        }
+        if c.infra.as_ref().and_then(|i| i.load_balancer.as_ref()).is_some_and(|lb| lb.priority.is_none()) {
+            let span = self.infra_span(c, "loadBalancer");
+            self.err("missing-field", span, format!("MicroService `{}` has no listener rule `priority`", c.id)).hint =
+                Some(
+                    "set `loadBalancer.priority` (1–50000), unique on the shared listener; lower numbers match first"
+                        .into(),
+                );
+        }
         if m.ports.is_empty() {
             let span = c.span(&path("spec.ports"));
-            self.err("missing-field", span, format!("MicroService `{}` has no ports", c.id)).hint =
-                Some("add `ports: [{name: http, port: 8080}]`; the first port receives the load balancer's traffic".into());
+            self.err("missing-field", span, format!("MicroService `{}` has no ports", c.id)).hint = Some(
+                "add `ports: [{name: http, port: 8080}]`; the first port receives the load balancer's traffic".into(),
+            );
         }
         self.ports(c, &m.ports);
         let ports: Vec<u32> = m.ports.iter().map(|p| p.port).collect();
@@ -595,34 +536,19 @@ impl Checker<'_> {
             self.err(
                 "missing-field",
                 c.name_span,
-                format!(
-                    "MicroService `{}` needs the stack's shared load balancer",
-                    c.id
-                ),
+                format!("MicroService `{}` needs the stack's shared load balancer", c.id),
             )
-            .hint = Some(
-                "set `spec.shared.loadBalancer.listenerArn` in the Stack, or make it a Worker"
-                    .into(),
-            );
+            .hint = Some("set `spec.shared.loadBalancer.listenerArn` in the Stack, or make it a Worker".into());
         }
         let lb = c.infra.as_ref().and_then(|i| i.load_balancer.as_ref());
         if lb.is_none_or(|lb| lb.path_patterns.is_empty() && lb.host_headers.is_empty()) {
-            let span = c
-                .infra_node
-                .as_ref()
-                .map_or(c.name_span, |n| n.span_at(&path("spec.loadBalancer")));
+            let span = c.infra_node.as_ref().map_or(c.name_span, |n| n.span_at(&path("spec.loadBalancer")));
             self.err(
                 "missing-field",
                 span,
-                format!(
-                    "MicroService `{}` has no routing on the shared load balancer",
-                    c.id
-                ),
+                format!("MicroService `{}` has no routing on the shared load balancer", c.id),
             )
-            .hint = Some(format!(
-                "set `loadBalancer: {{pathPatterns: [\"/{}/*\"]}}` in its ComponentInfra",
-                c.id.name
-            ));
+            .hint = Some(format!("set `loadBalancer: {{pathPatterns: [\"/{}/*\"]}}` in its ComponentInfra", c.id.name));
         }
     }
 
@@ -631,19 +557,11 @@ impl Checker<'_> {
         for (i, p) in ports.iter().enumerate() {
             if p.port == 0 || p.port > 65535 {
                 let span = c.span(&path(&format!("spec.ports[{i}].port")));
-                self.err(
-                    "invalid-value",
-                    span,
-                    format!("port {} is out of range (1–65535)", p.port),
-                );
+                self.err("invalid-value", span, format!("port {} is out of range (1–65535)", p.port));
             }
             if !names.insert(p.name.as_str()) {
                 let span = c.span(&path(&format!("spec.ports[{i}].name")));
-                self.err(
-                    "duplicate",
-                    span,
-                    format!("port name `{}` is used twice", p.name),
-                );
+                self.err("duplicate", span, format!("port name `{}` is used twice", p.name));
             }
         }
     }
@@ -654,48 +572,33 @@ impl Checker<'_> {
             let base = format!("spec.healthCheck.{which}");
             if p.http.is_some() == p.command.is_some() {
                 let span = c.span(&path(&base));
-                self.err(
-                    "invalid-value",
-                    span,
-                    format!("the {which} probe needs exactly one of `http` or `command`"),
-                );
+                self.err("invalid-value", span, format!("the {which} probe needs exactly one of `http` or `command`"));
             }
             if which == "readiness" && p.command.is_some() && c.kind == Kind::MicroService {
                 let span = c.span(&path(&base));
-                self.err("invalid-value", span, "the readiness probe of a MicroService is the load balancer's health check and must be `http`");
+                self.err(
+                    "invalid-value",
+                    span,
+                    "the readiness probe of a MicroService is the load balancer's health check and must be `http`",
+                );
             }
             if let Some(h) = &p.http {
                 if !h.path.starts_with('/') {
                     let span = c.span(&path(&format!("{base}.http.path")));
-                    self.err(
-                        "invalid-value",
-                        span,
-                        format!("health check path `{}` must start with `/`", h.path),
-                    );
+                    self.err("invalid-value", span, format!("health check path `{}` must start with `/`", h.path));
                 }
                 if !ports.is_empty() && !ports.contains(&h.port) {
                     let span = c.span(&path(&format!("{base}.http.port")));
                     self.err(
                         "invalid-value",
                         span,
-                        format!(
-                            "health check port {} is not one of the component's ports",
-                            h.port
-                        ),
+                        format!("health check port {} is not one of the component's ports", h.port),
                     )
-                    .hint = Some(format!(
-                        "ports are {}",
-                        ports
-                            .iter()
-                            .map(u32::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
+                    .hint =
+                        Some(format!("ports are {}", ports.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")));
                 }
             }
-            if p.timeout_seconds >= p.period_seconds
-                || !(2..=120).contains(&p.timeout_seconds) && p.timeout_seconds != 0
-            {
+            if p.timeout_seconds >= p.period_seconds || !(2..=120).contains(&p.timeout_seconds) {
                 let span = c.span(&path(&format!("{base}.timeoutSeconds")));
                 self.err(
                     "invalid-value",
@@ -708,29 +611,23 @@ impl Checker<'_> {
             }
             if !(5..=300).contains(&p.period_seconds) {
                 let span = c.span(&path(&format!("{base}.periodSeconds")));
-                self.err(
-                    "invalid-value",
-                    span,
-                    format!("periodSeconds {} is out of range (5–300)", p.period_seconds),
-                );
+                self.err("invalid-value", span, format!("periodSeconds {} is out of range (5–300)", p.period_seconds));
             }
-            for (v, f) in [
-                (p.success_threshold, "successThreshold"),
-                (p.failure_threshold, "failureThreshold"),
-            ] {
-                if !(2..=10).contains(&v) && !(which == "liveness" && (1..=10).contains(&v)) {
+            for (v, f) in [(p.success_threshold, "successThreshold"), (p.failure_threshold, "failureThreshold")] {
+                if !((2..=10).contains(&v) || which == "liveness" && (1..=10).contains(&v)) {
                     let span = c.span(&path(&format!("{base}.{f}")));
-                    self.err(
-                        "invalid-value",
-                        span,
-                        format!("{f} {v} is out of range (2–10)"),
-                    );
+                    self.err("invalid-value", span, format!("{f} {v} is out of range (2–10)"));
                 }
             }
         }
     }
 
     fn cronjob(&mut self, c: &Component, j: &CronJobSpec) {
+        if c.infra.as_ref().is_some_and(|i| i.autoscaling.is_some()) {
+            let span = self.infra_span(c, "scaling.autoscaling");
+            self.err("invalid-value", span, "a CronJob runs one task per schedule and does not autoscale").hint =
+                Some("remove `scaling.autoscaling` from its ComponentInfra".into());
+        }
         if let Some(problem) = check_schedule(&j.schedule) {
             let span = c.span(&path("spec.schedule"));
             self.err("invalid-schedule", span, format!("schedule `{}` {problem}", j.schedule)).hint = Some(
@@ -742,20 +639,13 @@ impl Checker<'_> {
             self.err(
                 "invalid-value",
                 span,
-                format!(
-                    "retries {} is more than EventBridge Scheduler allows (185)",
-                    j.retries
-                ),
+                format!("retries {} is more than EventBridge Scheduler allows (185)", j.retries),
             );
         }
         if !j.timezone.contains('/') && j.timezone != "UTC" {
             let span = c.span(&path("spec.timezone"));
-            self.err(
-                "invalid-value",
-                span,
-                format!("`{}` is not an IANA time zone", j.timezone),
-            )
-            .hint = Some("e.g. `UTC`, `Europe/Berlin`, `America/New_York`".into());
+            self.err("invalid-value", span, format!("`{}` is not an IANA time zone", j.timezone)).hint =
+                Some("e.g. `UTC`, `Europe/Berlin`, `America/New_York`".into());
         }
     }
 
@@ -766,10 +656,7 @@ impl Checker<'_> {
                     self.err(
                         "missing-field",
                         c.span(&path("spec")),
-                        format!(
-                            "Lambda `{}` with code in S3 needs `runtime` and `handler`",
-                            c.id
-                        ),
+                        format!("Lambda `{}` with code in S3 needs `runtime` and `handler`", c.id),
                     );
                 }
             }
@@ -783,11 +670,7 @@ impl Checker<'_> {
                 }
             }
             _ => {
-                self.err(
-                    "invalid-value",
-                    c.span(&path("spec.code")),
-                    "`code` needs exactly one of `s3` or `image`",
-                );
+                self.err("invalid-value", c.span(&path("spec.code")), "`code` needs exactly one of `s3` or `image`");
             }
         }
         if !(128..=10240).contains(&l.memory) {
@@ -801,10 +684,7 @@ impl Checker<'_> {
             self.err(
                 "invalid-value",
                 c.span(&path("spec.timeoutSeconds")),
-                format!(
-                    "Lambda timeout {}s is out of range (1–900)",
-                    l.timeout_seconds
-                ),
+                format!("Lambda timeout {}s is out of range (1–900)", l.timeout_seconds),
             );
         }
         for (i, t) in l.triggers.iter().enumerate() {
@@ -815,10 +695,16 @@ impl Checker<'_> {
                     "batchSize is out of range (1–10000)",
                 );
             }
-            if let Ok((id, Kind::Sqs)) = self.stack.index.resolve(&t.component, Some(&c.id.service))
-            {
-                if let Some(ComponentSpec::Sqs(q)) = self.stack.components.get(&id).map(|c| &c.spec)
-                {
+            if t.batch_size > 10 && t.maximum_batching_window_seconds.unwrap_or(0) == 0 {
+                self.err(
+                    "invalid-value",
+                    c.span(&path(&format!("spec.triggers[{i}].batchSize"))),
+                    "an SQS batch size above 10 needs a batching window",
+                )
+                .hint = Some("set `maximumBatchingWindowSeconds` (1–300)".into());
+            }
+            if let Ok((id, Kind::Sqs)) = self.stack.index.resolve(&t.component, Some(&c.id.service)) {
+                if let Some(ComponentSpec::Sqs(q)) = self.stack.components.get(&id).map(|c| &c.spec) {
                     if q.visibility_timeout_seconds < l.timeout_seconds {
                         self.err(
                             "invalid-value",
@@ -844,10 +730,7 @@ impl Checker<'_> {
             self.err(
                 "invalid-value",
                 c.span(&path("spec.engine.version")),
-                format!(
-                    "engine version `{}` is not a version number",
-                    r.engine.version
-                ),
+                format!("engine version `{}` is not a version number", r.engine.version),
             )
             .hint = Some("write it quoted, e.g. `\"16.4\"` or `\"8.0.39\"`".into());
         }
@@ -910,8 +793,7 @@ impl Checker<'_> {
                 c.span(&path("spec.database.name")),
                 format!("database name `{db}` is not valid"),
             )
-            .hint =
-                Some("start with a letter; letters, digits and `_`; at most 63 characters".into());
+            .hint = Some("start with a letter; letters, digits and `_`; at most 63 characters".into());
         }
         let user = &r.database.username;
         if ["admin", "rdsadmin", "root", "postgres"].contains(&user.as_str())
@@ -947,35 +829,23 @@ impl Checker<'_> {
             self.warn(
                 "no-backups",
                 c.span(&path("spec.backup.automated.retentionDays")),
-                format!(
-                    "automated backups are off for `{}` in `{}`",
-                    c.id, self.stack.environment
-                ),
+                format!("automated backups are off for `{}` in `{}`", c.id, self.stack.environment),
             );
         }
     }
 
     fn dynamodb(&mut self, c: &Component, d: &DynamoDbSpec) {
-        let declared: BTreeMap<&str, usize> = d
-            .attributes
-            .iter()
-            .enumerate()
-            .map(|(i, a)| (a.name.as_str(), i))
-            .collect();
+        let declared: BTreeMap<&str, usize> =
+            d.attributes.iter().enumerate().map(|(i, a)| (a.name.as_str(), i)).collect();
         if declared.len() != d.attributes.len() {
-            self.err(
-                "duplicate",
-                c.span(&path("spec.attributes")),
-                "an attribute is declared twice",
-            );
+            self.err("duplicate", c.span(&path("spec.attributes")), "an attribute is declared twice");
         }
         let mut used = BTreeSet::new();
         let mut key = |this: &mut Self, name: &str, field: String| {
             used.insert(name.to_string());
             if !declared.contains_key(name) {
-                let hint = did_you_mean(name, declared.keys().copied()).unwrap_or_else(|| {
-                    format!("declare it: `attributes: [{{name: {name}, type: S}}]`")
-                });
+                let hint = did_you_mean(name, declared.keys().copied())
+                    .unwrap_or_else(|| format!("declare it: `attributes: [{{name: {name}, type: S}}]`"));
                 this.err(
                     "undeclared-attribute",
                     c.span(&path(&field)),
@@ -990,11 +860,7 @@ impl Checker<'_> {
         }
         let mut index_names = BTreeSet::new();
         for (i, g) in d.global_secondary_indexes.iter().enumerate() {
-            key(
-                self,
-                &g.partition_key,
-                format!("spec.globalSecondaryIndexes[{i}].partitionKey"),
-            );
+            key(self, &g.partition_key, format!("spec.globalSecondaryIndexes[{i}].partitionKey"));
             if let Some(s) = &g.sort_key {
                 key(self, s, format!("spec.globalSecondaryIndexes[{i}].sortKey"));
             }
@@ -1008,9 +874,7 @@ impl Checker<'_> {
             if !["ALL", "KEYS_ONLY", "INCLUDE"].contains(&g.projection.as_str()) {
                 self.err(
                     "invalid-value",
-                    c.span(&path(&format!(
-                        "spec.globalSecondaryIndexes[{i}].projection"
-                    ))),
+                    c.span(&path(&format!("spec.globalSecondaryIndexes[{i}].projection"))),
                     format!("unknown projection `{}`", g.projection),
                 )
                 .hint = Some("use ALL, KEYS_ONLY or INCLUDE".into());
@@ -1023,11 +887,27 @@ impl Checker<'_> {
                     c.span(&path(&format!("spec.attributes[{i}]"))),
                     format!("attribute `{name}` is declared but not used by a key or index"),
                 )
-                .hint = Some(
-                    "DynamoDB only accepts attribute definitions for key attributes; remove it"
-                        .into(),
-                );
+                .hint = Some("DynamoDB only accepts attribute definitions for key attributes; remove it".into());
             }
+        }
+        if d.billing_mode == BillingMode::PayPerRequest && d.capacity.is_some() {
+            self.err(
+                "invalid-value",
+                c.span(&path("spec.capacity")),
+                "`capacity` only applies to PROVISIONED billing",
+            )
+            .hint = Some("remove `capacity`, or set `billingMode: PROVISIONED`".into());
+        }
+        if self.protected() && d.deletion_protection == Some(false) {
+            let span = c.span(&path("spec.deletionProtection"));
+            self.warn(
+                "unprotected",
+                span,
+                format!(
+                    "deletion protection is off for `{}` in protected environment `{}`",
+                    c.id, self.stack.environment
+                ),
+            );
         }
         if d.billing_mode == BillingMode::Provisioned && d.capacity.is_none() {
             self.err(
@@ -1039,13 +919,8 @@ impl Checker<'_> {
         if let Some(s) = &d.stream {
             const VIEWS: [&str; 4] = ["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"];
             if !VIEWS.contains(&s.as_str()) {
-                self.err(
-                    "invalid-value",
-                    c.span(&path("spec.stream")),
-                    format!("unknown stream view `{s}`"),
-                )
-                .hint = did_you_mean(s, VIEWS)
-                    .or_else(|| Some(format!("use one of {}", VIEWS.join(", "))));
+                self.err("invalid-value", c.span(&path("spec.stream")), format!("unknown stream view `{s}`")).hint =
+                    did_you_mean(s, VIEWS).or_else(|| Some(format!("use one of {}", VIEWS.join(", "))));
             }
         }
     }
@@ -1108,32 +983,12 @@ impl Checker<'_> {
 
     fn sqs(&mut self, c: &Component, q: &SqsSpec) {
         let ranges = [
-            (
-                q.visibility_timeout_seconds,
-                0,
-                43_200,
-                "visibilityTimeoutSeconds",
-            ),
-            (
-                q.message_retention_seconds,
-                60,
-                1_209_600,
-                "messageRetentionSeconds",
-            ),
+            (q.visibility_timeout_seconds, 0, 43_200, "visibilityTimeoutSeconds"),
+            (q.message_retention_seconds, 60, 1_209_600, "messageRetentionSeconds"),
             (q.delay_seconds, 0, 900, "delaySeconds"),
             (q.receive_wait_time_seconds, 0, 20, "receiveWaitTimeSeconds"),
-            (
-                q.dead_letter.max_receive_count,
-                1,
-                1000,
-                "deadLetter.maxReceiveCount",
-            ),
-            (
-                q.dead_letter.message_retention_seconds,
-                60,
-                1_209_600,
-                "deadLetter.messageRetentionSeconds",
-            ),
+            (q.dead_letter.max_receive_count, 1, 1000, "deadLetter.maxReceiveCount"),
+            (q.dead_letter.message_retention_seconds, 60, 1_209_600, "deadLetter.messageRetentionSeconds"),
         ];
         for (v, lo, hi, f) in ranges {
             if !(lo..=hi).contains(&v) {
@@ -1168,11 +1023,7 @@ impl Checker<'_> {
                 (Some(comp), None) => {
                     if let Ok((id, kind)) = self.stack.index.resolve(comp, Some(&c.id.service)) {
                         if let Some(p) = &s.protocol {
-                            let want = if kind == Kind::Lambda {
-                                "lambda"
-                            } else {
-                                "sqs"
-                            };
+                            let want = if kind == Kind::Lambda { "lambda" } else { "sqs" };
                             if p != want {
                                 self.err(
                                     "invalid-value",
@@ -1181,9 +1032,7 @@ impl Checker<'_> {
                                 );
                             }
                         }
-                        if let Some(ComponentSpec::Sqs(q)) =
-                            self.stack.components.get(&id).map(|c| &c.spec)
-                        {
+                        if let Some(ComponentSpec::Sqs(q)) = self.stack.components.get(&id).map(|c| &c.spec) {
                             if q.fifo != t.fifo {
                                 self.err(
                                     "invalid-value",
@@ -1224,10 +1073,7 @@ impl Checker<'_> {
                     self.err(
                         "invalid-value",
                         c.span(&path(&base)),
-                        format!(
-                            "subscription `{}` needs exactly one of `component` or `endpoint`",
-                            s.name
-                        ),
+                        format!("subscription `{}` needs exactly one of `component` or `endpoint`", s.name),
                     );
                 }
             }
@@ -1264,38 +1110,22 @@ impl Checker<'_> {
             self.err(
                 "invalid-value",
                 c.span(&path("spec.replicas")),
-                format!(
-                    "{} replicas is more than ElastiCache allows (5)",
-                    e.replicas
-                ),
+                format!("{} replicas is more than ElastiCache allows (5)", e.replicas),
             );
         }
         if e.multi_az && e.replicas == 0 {
-            self.err(
-                "invalid-value",
-                c.span(&path("spec.multiAZ")),
-                "Multi-AZ needs at least one replica",
-            )
-            .hint = Some("set `replicas: 1` or `multiAZ: false`".into());
+            self.err("invalid-value", c.span(&path("spec.multiAZ")), "Multi-AZ needs at least one replica").hint =
+                Some("set `replicas: 1` or `multiAZ: false`".into());
         }
         if e.port == 0 || e.port > 65535 {
-            self.err(
-                "invalid-value",
-                c.span(&path("spec.port")),
-                format!("port {} is out of range", e.port),
-            );
+            self.err("invalid-value", c.span(&path("spec.port")), format!("port {} is out of range", e.port));
         }
     }
 
     fn listener_priorities(&mut self) {
         let mut seen: BTreeMap<u32, &Component> = BTreeMap::new();
         for c in self.stack.components.values() {
-            let Some(p) = c
-                .infra
-                .as_ref()
-                .and_then(|i| i.load_balancer.as_ref())
-                .and_then(|lb| lb.priority)
-            else {
+            let Some(p) = c.infra.as_ref().and_then(|i| i.load_balancer.as_ref()).and_then(|lb| lb.priority) else {
                 continue;
             };
             if let Some(first) = seen.insert(p, c) {
@@ -1305,10 +1135,7 @@ impl Checker<'_> {
                     Diagnostic::error(
                         "duplicate",
                         span,
-                        format!(
-                            "listener rule priority {p} is used by `{}` and `{}`",
-                            first.id, c.id
-                        ),
+                        format!("listener rule priority {p} is used by `{}` and `{}`", first.id, c.id),
                     )
                     .with_label(first_span, "also used here")
                     .with_hint("priorities are unique on the shared listener"),
@@ -1328,11 +1155,7 @@ fn region_span(s: &LoadedStack) -> Span {
 
 fn is_version(v: &str) -> bool {
     let parts: Vec<&str> = v.split('.').collect();
-    !v.is_empty()
-        && parts.len() <= 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    !v.is_empty() && parts.len() <= 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Why an EventBridge Scheduler expression is invalid, or `None`.
@@ -1348,11 +1171,7 @@ pub fn check_schedule(s: &str) -> Option<String> {
         if n == 0 {
             return Some("has a rate of 0".into());
         }
-        let units = if n == 1 {
-            ["minute", "hour", "day"]
-        } else {
-            ["minutes", "hours", "days"]
-        };
+        let units = if n == 1 { ["minute", "hour", "day"] } else { ["minutes", "hours", "days"] };
         if !units.contains(&unit) {
             return Some(format!("has unit `{unit}`; use {}", units.join(", ")));
         }
@@ -1368,20 +1187,14 @@ pub fn check_schedule(s: &str) -> Option<String> {
     };
     let fields: Vec<&str> = body.split_whitespace().collect();
     if fields.len() != 6 {
-        return Some(format!("has {} fields; cron expressions have 6 (minutes hours day-of-month month day-of-week year)", fields.len()));
+        return Some(format!(
+            "has {} fields; cron expressions have 6 (minutes hours day-of-month month day-of-week year)",
+            fields.len()
+        ));
     }
-    let allowed = |f: &str, extra: &str| {
-        f.chars()
-            .all(|c| c.is_ascii_alphanumeric() || ",-*/".contains(c) || extra.contains(c))
-    };
-    let names = [
-        "minutes",
-        "hours",
-        "day-of-month",
-        "month",
-        "day-of-week",
-        "year",
-    ];
+    let allowed =
+        |f: &str, extra: &str| f.chars().all(|c| c.is_ascii_alphanumeric() || ",-*/".contains(c) || extra.contains(c));
+    let names = ["minutes", "hours", "day-of-month", "month", "day-of-week", "year"];
     let extras = ["", "", "?LW", "", "?L#", ""];
     for ((f, name), extra) in fields.iter().zip(names).zip(extras) {
         if !allowed(f, extra) {
@@ -1390,10 +1203,7 @@ pub fn check_schedule(s: &str) -> Option<String> {
     }
     let ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (1, 7), (1970, 2199)];
     for ((f, name), (lo, hi)) in fields.iter().zip(names).zip(ranges) {
-        for n in f
-            .split([',', '-', '/'])
-            .filter_map(|p| p.parse::<u32>().ok())
-        {
+        for n in f.split([',', '-', '/']).filter_map(|p| p.parse::<u32>().ok()) {
             let step = f.contains('/') && f.split('/').nth(1) == Some(&n.to_string());
             if !step && !(lo..=hi).contains(&n) {
                 return Some(format!("has {name} {n}, outside {lo}–{hi}"));
@@ -1422,12 +1232,8 @@ mod tests {
         assert_eq!(check_schedule("rate(1 hour)"), None);
         assert!(check_schedule("rate(1 hours)").is_some());
         assert!(check_schedule("0 3 * * *").is_some());
-        assert!(check_schedule("cron(0 3 * * *)")
-            .unwrap()
-            .contains("5 fields"));
-        assert!(check_schedule("cron(0 25 * * ? *)")
-            .unwrap()
-            .contains("hours 25"));
+        assert!(check_schedule("cron(0 3 * * *)").unwrap().contains("5 fields"));
+        assert!(check_schedule("cron(0 25 * * ? *)").unwrap().contains("hours 25"));
         assert!(check_schedule("cron(0 3 * * * *)").unwrap().contains('?'));
         assert_eq!(check_schedule("cron(0/15 * * * ? *)"), None);
     }
