@@ -4,7 +4,8 @@
 //! (the server exits when its stdin, held here, closes).
 //!
 //! `PANKA_TEST_MOTO_ENDPOINT` points the tests at a server that is already
-//! running instead. The venv is created by `scripts/moto-venv.sh` when missing.
+//! running instead. The venv (`PANKA_TEST_VENV`, default `.venv`) is created
+//! by `scripts/moto-venv.sh` when missing.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
