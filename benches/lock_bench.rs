@@ -18,9 +18,7 @@ use std::time::{Duration, Instant};
 
 use panka::lock::dynamodb::{to_item, DynamoDbLocks};
 use panka::lock::record::now_f64;
-use panka::lock::{
-    acquire, AcquireOptions, Granularity, LockBackend, LockRecord, LockRequest, Owner,
-};
+use panka::lock::{acquire, AcquireOptions, Granularity, LockBackend, LockRecord, LockRequest, Owner};
 use panka::scope::{BasePrefix, Name, StackScope, TenantScope};
 use panka::state::s3::S3StateStore;
 use panka::state::{SessionOptions, StateSession, StateStore};
@@ -28,10 +26,8 @@ use support::faults::RequestCounter;
 use support::moto;
 
 fn scope() -> StackScope {
-    TenantScope::new(BasePrefix::default(), Name::new("tenant", "bench").unwrap()).stack(
-        Name::new("stack", "payments").unwrap(),
-        Name::new("env", "prod").unwrap(),
-    )
+    TenantScope::new(BasePrefix::default(), Name::new("tenant", "bench").unwrap())
+        .stack(Name::new("stack", "payments").unwrap(), Name::new("env", "prod").unwrap())
 }
 
 fn request() -> LockRequest {
@@ -57,41 +53,19 @@ fn ms(d: Duration) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let iterations: usize = std::env::var("PANKA_BENCH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+    let iterations: usize = std::env::var("PANKA_BENCH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
     let table = moto::new_table().await;
     let ddb = moto::dynamodb().await;
     let backend: Arc<dyn LockBackend> = Arc::new(DynamoDbLocks::new(ddb.clone(), &table));
     let key = scope().lock_key();
-    let item = to_item(&LockRecord::new(
-        key.clone(),
-        &Owner::current("apply", "bench"),
-        Duration::from_secs(120),
-        now_f64(),
-    ));
+    let item =
+        to_item(&LockRecord::new(key.clone(), &Owner::current("apply", "bench"), Duration::from_secs(120), now_f64()));
 
     // Warm up connections and moto's code paths.
     for _ in 0..20 {
-        ddb.put_item()
-            .table_name(&table)
-            .set_item(Some(item.clone()))
-            .send()
-            .await
-            .unwrap();
-        ddb.delete_item()
-            .table_name(&table)
-            .key("lockKey", item["lockKey"].clone())
-            .send()
-            .await
-            .unwrap();
-        acquire(backend.clone(), &request(), &AcquireOptions::default())
-            .await
-            .unwrap()
-            .release()
-            .await
-            .unwrap();
+        ddb.put_item().table_name(&table).set_item(Some(item.clone())).send().await.unwrap();
+        ddb.delete_item().table_name(&table).key("lockKey", item["lockKey"].clone()).send().await.unwrap();
+        acquire(backend.clone(), &request(), &AcquireOptions::default()).await.unwrap().release().await.unwrap();
     }
 
     // Interleave the two so drift in the server affects both alike.
@@ -99,42 +73,20 @@ async fn main() {
     let mut lock = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let t = Instant::now();
-        ddb.put_item()
-            .table_name(&table)
-            .set_item(Some(item.clone()))
-            .send()
-            .await
-            .unwrap();
-        ddb.delete_item()
-            .table_name(&table)
-            .key("lockKey", item["lockKey"].clone())
-            .send()
-            .await
-            .unwrap();
+        ddb.put_item().table_name(&table).set_item(Some(item.clone())).send().await.unwrap();
+        ddb.delete_item().table_name(&table).key("lockKey", item["lockKey"].clone()).send().await.unwrap();
         raw.push(t.elapsed());
 
         let t = Instant::now();
-        let guard = acquire(backend.clone(), &request(), &AcquireOptions::default())
-            .await
-            .unwrap();
+        let guard = acquire(backend.clone(), &request(), &AcquireOptions::default()).await.unwrap();
         guard.release().await.unwrap();
         lock.push(t.elapsed());
     }
     let (raw_med, raw_p90, raw_mean) = stats(raw);
     let (lock_med, lock_p90, lock_mean) = stats(lock);
     println!("lock latency over {iterations} iterations (moto on loopback)");
-    println!(
-        "  raw PutItem+DeleteItem   median {}  p90 {}  mean {}",
-        ms(raw_med),
-        ms(raw_p90),
-        ms(raw_mean)
-    );
-    println!(
-        "  panka acquire+release    median {}  p90 {}  mean {}",
-        ms(lock_med),
-        ms(lock_p90),
-        ms(lock_mean)
-    );
+    println!("  raw PutItem+DeleteItem   median {}  p90 {}  mean {}", ms(raw_med), ms(raw_p90), ms(raw_mean));
+    println!("  panka acquire+release    median {}  p90 {}  mean {}", ms(lock_med), ms(lock_p90), ms(lock_mean));
     println!(
         "  ratio (median)           {:.2}   (mean {:.2}; target <= 1.5)",
         lock_med.as_secs_f64() / raw_med.as_secs_f64(),
@@ -144,16 +96,9 @@ async fn main() {
     // Request counts of an apply of N components.
     let s3_counter = RequestCounter::default();
     let ddb_counter = RequestCounter::default();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        moto::s3_builder()
-            .await
-            .interceptor(s3_counter.clone())
-            .build(),
-    );
+    let s3 = aws_sdk_s3::Client::from_conf(moto::s3_builder().await.interceptor(s3_counter.clone()).build());
     let counted_ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&moto::sdk_config().await)
-            .interceptor(ddb_counter.clone())
-            .build(),
+        aws_sdk_dynamodb::config::Builder::from(&moto::sdk_config().await).interceptor(ddb_counter.clone()).build(),
     );
     let counted_locks: Arc<dyn LockBackend> = Arc::new(DynamoDbLocks::new(counted_ddb, &table));
     let rescue = tempfile::tempdir().unwrap();
@@ -163,21 +108,11 @@ async fn main() {
         let store: Arc<dyn StateStore> = Arc::new(S3StateStore::new(s3.clone(), &bucket));
         s3_counter.reset();
         ddb_counter.reset();
-        let guard = acquire(
-            counted_locks.clone(),
-            &request(),
-            &AcquireOptions::default(),
-        )
-        .await
-        .unwrap();
-        let mut session = StateSession::open(
-            store,
-            scope(),
-            Some(guard.watch()),
-            SessionOptions::new("bench", rescue.path()),
-        )
-        .await
-        .unwrap();
+        let guard = acquire(counted_locks.clone(), &request(), &AcquireOptions::default()).await.unwrap();
+        let mut session =
+            StateSession::open(store, scope(), Some(guard.watch()), SessionOptions::new("bench", rescue.path()))
+                .await
+                .unwrap();
         for i in 0..n {
             session
                 .commit(|s| {

@@ -3,7 +3,7 @@
 # Safe to run from many test processes at once: the install runs under flock.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-venv="${PANKA_MOTO_VENV:-$root/.venv}"
+venv="${PANKA_TEST_VENV:-${PANKA_MOTO_VENV:-$root/.venv}}"
 python="${PYTHON:-python3}"
 moto_spec='moto[server]==5.2.5'
 

@@ -17,10 +17,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::types::{
-    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
-    BucketVersioningStatus, CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration,
-    LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, ExpirationStatus, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+    NoncurrentVersionExpiration, PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
     ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, VersioningConfiguration,
 };
 use serde::Serialize;
@@ -39,10 +38,7 @@ pub struct Retention {
 
 impl Default for Retention {
     fn default() -> Self {
-        Retention {
-            noncurrent_days: 90,
-            history_days: 365,
-        }
+        Retention { noncurrent_days: 90, history_days: 365 }
     }
 }
 
@@ -83,11 +79,7 @@ impl fmt::Display for InitReport {
 
 impl InitReport {
     fn push(&mut self, resource: &str, action: &str, result: StepResult) {
-        self.steps.push(Step {
-            resource: resource.to_string(),
-            action: action.to_string(),
-            result,
-        });
+        self.steps.push(Step { resource: resource.to_string(), action: action.to_string(), result });
     }
 }
 
@@ -125,11 +117,7 @@ pub async fn init_bucket(
 
     s3.put_bucket_versioning()
         .bucket(bucket)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
         .send()
         .await
         .map_err(|e| explain(&e, "PutBucketVersioning", res))?;
@@ -140,11 +128,7 @@ pub async fn init_bucket(
         .build()
         .expect("sse_algorithm is set");
     let encryption = ServerSideEncryptionConfiguration::builder()
-        .rules(
-            ServerSideEncryptionRule::builder()
-                .apply_server_side_encryption_by_default(sse)
-                .build(),
-        )
+        .rules(ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(sse).build())
         .build()
         .expect("rules are set");
     s3.put_bucket_encryption()
@@ -170,23 +154,17 @@ pub async fn init_bucket(
         .map_err(|e| explain(&e, "PutPublicAccessBlock", res))?;
     report.push(&name, "public access blocked", StepResult::Configured);
 
-    let (tag_key, tag_value) = crate::state::s3::HISTORY_TAG
-        .split_once('=')
-        .expect("the history tag is key=value");
+    let (tag_key, tag_value) = crate::state::s3::HISTORY_TAG.split_once('=').expect("the history tag is key=value");
     let rules = vec![
         LifecycleRule::builder()
             .id("panka-noncurrent-versions")
             .status(ExpirationStatus::Enabled)
             .filter(LifecycleRuleFilter::builder().prefix("").build())
             .noncurrent_version_expiration(
-                NoncurrentVersionExpiration::builder()
-                    .noncurrent_days(retention.noncurrent_days)
-                    .build(),
+                NoncurrentVersionExpiration::builder().noncurrent_days(retention.noncurrent_days).build(),
             )
             .abort_incomplete_multipart_upload(
-                AbortIncompleteMultipartUpload::builder()
-                    .days_after_initiation(7)
-                    .build(),
+                AbortIncompleteMultipartUpload::builder().days_after_initiation(7).build(),
             )
             .build()
             .expect("status is set"),
@@ -195,66 +173,42 @@ pub async fn init_bucket(
             .status(ExpirationStatus::Enabled)
             .filter(
                 LifecycleRuleFilter::builder()
-                    .tag(
-                        Tag::builder()
-                            .key(tag_key)
-                            .value(tag_value)
-                            .build()
-                            .expect("key and value are set"),
-                    )
+                    .tag(Tag::builder().key(tag_key).value(tag_value).build().expect("key and value are set"))
                     .build(),
             )
-            .expiration(
-                LifecycleExpiration::builder()
-                    .days(retention.history_days)
-                    .build(),
-            )
+            .expiration(LifecycleExpiration::builder().days(retention.history_days).build())
             .build()
             .expect("status is set"),
     ];
     s3.put_bucket_lifecycle_configuration()
         .bucket(bucket)
         .lifecycle_configuration(
-            BucketLifecycleConfiguration::builder()
-                .set_rules(Some(rules))
-                .build()
-                .expect("rules are set"),
+            BucketLifecycleConfiguration::builder().set_rules(Some(rules)).build().expect("rules are set"),
         )
         .send()
         .await
         .map_err(|e| explain(&e, "PutBucketLifecycleConfiguration", res))?;
     report.push(
         &name,
-        &format!(
-            "lifecycle: noncurrent versions {}d, history {}d",
-            retention.noncurrent_days, retention.history_days
-        ),
+        &format!("lifecycle: noncurrent versions {}d, history {}d", retention.noncurrent_days, retention.history_days),
         StepResult::Configured,
     );
     Ok(())
 }
 
 /// Creates the lock table if needed and turns on TTL.
-pub async fn init_table(
-    ddb: &aws_sdk_dynamodb::Client,
-    table: &str,
-    report: &mut InitReport,
-) -> Result<(), AwsError> {
+pub async fn init_table(ddb: &aws_sdk_dynamodb::Client, table: &str, report: &mut InitReport) -> Result<(), AwsError> {
     let res = Resource::Table(table);
     let name = format!("table `{table}`");
     match ddb.describe_table().table_name(table).send().await {
         Ok(out) => {
             let key_ok = out.table().is_some_and(|t| {
-                t.key_schema()
-                    .iter()
-                    .any(|k| k.attribute_name() == KEY_ATTRIBUTE && *k.key_type() == KeyType::Hash)
+                t.key_schema().iter().any(|k| k.attribute_name() == KEY_ATTRIBUTE && *k.key_type() == KeyType::Hash)
             });
             if !key_ok {
                 return Err(AwsError {
                     kind: crate::aws::AwsErrorKind::Other,
-                    message: format!(
-                        "the table `{table}` exists but its partition key is not `{KEY_ATTRIBUTE}`"
-                    ),
+                    message: format!("the table `{table}` exists but its partition key is not `{KEY_ATTRIBUTE}`"),
                     hint: Some("choose another `locks.table`, or delete this table".to_string()),
                     status: None,
                     code: None,
@@ -303,17 +257,10 @@ pub async fn init_table(
         .map_err(|e| explain(&e, "DescribeTimeToLive", res))?;
     let enabled = ttl.time_to_live_description().is_some_and(|d| {
         d.attribute_name() == Some(TTL_ATTRIBUTE)
-            && matches!(
-                d.time_to_live_status().map(|s| s.as_str()),
-                Some("ENABLED" | "ENABLING")
-            )
+            && matches!(d.time_to_live_status().map(|s| s.as_str()), Some("ENABLED" | "ENABLING"))
     });
     if enabled {
-        report.push(
-            &name,
-            "TTL on `expiresAt` already enabled",
-            StepResult::Exists,
-        );
+        report.push(&name, "TTL on `expiresAt` already enabled", StepResult::Exists);
     } else {
         ddb.update_time_to_live()
             .table_name(table)

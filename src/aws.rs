@@ -45,20 +45,12 @@ pub async fn load_config(settings: &AwsSettings) -> SdkConfig {
 
 /// The endpoint override that applies to a service, if any: explicit
 /// setting, then `AWS_ENDPOINT_URL_<SERVICE>`, then the global one.
-fn endpoint_override(
-    sdk: &SdkConfig,
-    service_env: &str,
-    explicit: &Option<String>,
-) -> Option<String> {
+fn endpoint_override(sdk: &SdkConfig, service_env: &str, explicit: &Option<String>) -> Option<String> {
     explicit
         .clone()
         .or_else(|| std::env::var(service_env).ok().filter(|v| !v.is_empty()))
         .or_else(|| sdk.endpoint_url().map(str::to_string))
-        .or_else(|| {
-            std::env::var("AWS_ENDPOINT_URL")
-                .ok()
-                .filter(|v| !v.is_empty())
-        })
+        .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok().filter(|v| !v.is_empty()))
 }
 
 /// The endpoint override in effect for S3, if any (for Pulumi's backend URL).
@@ -79,10 +71,7 @@ pub fn s3_config(sdk: &SdkConfig, service: &ServiceSettings) -> aws_sdk_s3::conf
 }
 
 /// A DynamoDB client configuration; callers may add interceptors before building.
-pub fn dynamodb_config(
-    sdk: &SdkConfig,
-    service: &ServiceSettings,
-) -> aws_sdk_dynamodb::config::Builder {
+pub fn dynamodb_config(sdk: &SdkConfig, service: &ServiceSettings) -> aws_sdk_dynamodb::config::Builder {
     let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(region) = &service.region {
         builder = builder.region(Region::new(region.clone()));
@@ -162,9 +151,7 @@ where
         (
             AwsErrorKind::NoRegion,
             format!("no AWS region configured for {operation} on {what} `{name}`"),
-            Some(
-                "set AWS_REGION or `aws.region` / `backend.region` in the panka config".to_string(),
-            ),
+            Some("set AWS_REGION or `aws.region` / `backend.region` in the panka config".to_string()),
         )
     } else {
         match (code.as_deref(), status, resource) {
@@ -199,13 +186,7 @@ where
             ),
         }
     };
-    AwsError {
-        kind,
-        message,
-        hint,
-        status,
-        code,
-    }
+    AwsError { kind, message, hint, status, code }
 }
 
 /// The error and its sources, joined: the SDK's top-level message alone is
@@ -242,8 +223,6 @@ mod tests {
         assert!(looks_like_missing_credentials(
             "dispatch failure: other: an error occurred while loading credentials: the credential provider was not enabled"
         ));
-        assert!(!looks_like_missing_credentials(
-            "service error: NoSuchBucket"
-        ));
+        assert!(!looks_like_missing_credentials("service error: NoSuchBucket"));
     }
 }

@@ -25,7 +25,9 @@ pub enum StateBackendSettings {
         service: ServiceSettings,
     },
     /// `<stack dir>/.panka/[<prefix>/]`: the same layout as in the bucket.
-    Local { prefix: String },
+    Local {
+        prefix: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,25 +62,15 @@ pub struct Backends {
 
 #[derive(Debug, Clone)]
 enum PulumiLocation {
-    S3 {
-        bucket: String,
-        region: Option<String>,
-        endpoint: Option<String>,
-    },
-    Local {
-        root: PathBuf,
-    },
+    S3 { bucket: String, region: Option<String>, endpoint: Option<String> },
+    Local { root: PathBuf },
 }
 
 impl Backends {
     /// `PULUMI_BACKEND_URL` for a stack (SPEC §10).
     pub fn pulumi_backend_url(&self, scope: &StackScope) -> String {
         match &self.pulumi {
-            PulumiLocation::S3 {
-                bucket,
-                region,
-                endpoint,
-            } => {
+            PulumiLocation::S3 { bucket, region, endpoint } => {
                 let mut url = format!("s3://{bucket}/{}", scope.pulumi_dir());
                 let mut query = Vec::new();
                 if let Some(r) = region {
@@ -103,66 +95,39 @@ impl Backends {
 
 /// Errors opening backends are configuration errors.
 pub async fn open(settings: &BackendSettings) -> Result<Backends, NameError> {
-    let tenant = Name::new(
-        "tenant",
-        settings.tenant.as_deref().unwrap_or(DEFAULT_TENANT),
-    )?;
+    let tenant = Name::new("tenant", settings.tenant.as_deref().unwrap_or(DEFAULT_TENANT))?;
     let local_root = settings.stack_dir.join(".panka");
     let needs_aws = matches!(settings.state, StateBackendSettings::S3 { .. })
         || matches!(settings.locks, LockBackendSettings::DynamoDb { .. });
-    let sdk = if needs_aws {
-        Some(aws::load_config(&settings.aws).await)
-    } else {
-        None
-    };
-    let (state, prefix, pulumi): (Arc<dyn StateStore>, BasePrefix, PulumiLocation) =
-        match &settings.state {
-            StateBackendSettings::S3 {
-                bucket,
-                prefix,
-                service,
-            } => {
-                let sdk = sdk.as_ref().expect("loaded for S3");
-                let config = aws::s3_config(sdk, service).build();
-                let region = config.region().map(|r| r.to_string());
-                let endpoint = aws::s3_endpoint(sdk, service);
-                let client = aws_sdk_s3::Client::from_conf(config);
-                (
-                    Arc::new(S3StateStore::new(client, bucket.clone())),
-                    BasePrefix::new(prefix)?,
-                    PulumiLocation::S3 {
-                        bucket: bucket.clone(),
-                        region,
-                        endpoint,
-                    },
-                )
-            }
-            StateBackendSettings::Local { prefix } => (
-                Arc::new(LocalStateStore::new(local_root.clone())),
+    let sdk = if needs_aws { Some(aws::load_config(&settings.aws).await) } else { None };
+    let (state, prefix, pulumi): (Arc<dyn StateStore>, BasePrefix, PulumiLocation) = match &settings.state {
+        StateBackendSettings::S3 { bucket, prefix, service } => {
+            let sdk = sdk.as_ref().expect("loaded for S3");
+            let config = aws::s3_config(sdk, service).build();
+            let region = config.region().map(|r| r.to_string());
+            let endpoint = aws::s3_endpoint(sdk, service);
+            let client = aws_sdk_s3::Client::from_conf(config);
+            (
+                Arc::new(S3StateStore::new(client, bucket.clone())),
                 BasePrefix::new(prefix)?,
-                PulumiLocation::Local {
-                    root: local_root.clone(),
-                },
-            ),
-        };
+                PulumiLocation::S3 { bucket: bucket.clone(), region, endpoint },
+            )
+        }
+        StateBackendSettings::Local { prefix } => (
+            Arc::new(LocalStateStore::new(local_root.clone())),
+            BasePrefix::new(prefix)?,
+            PulumiLocation::Local { root: local_root.clone() },
+        ),
+    };
     let locks: Arc<dyn LockBackend> = match &settings.locks {
         LockBackendSettings::DynamoDb { table, service } => {
             let sdk = sdk.as_ref().expect("loaded for DynamoDB");
-            let client =
-                aws_sdk_dynamodb::Client::from_conf(aws::dynamodb_config(sdk, service).build());
-            Arc::new(DynamoDbLocks::new(
-                client,
-                table.clone().unwrap_or_else(|| DEFAULT_TABLE.to_string()),
-            ))
+            let client = aws_sdk_dynamodb::Client::from_conf(aws::dynamodb_config(sdk, service).build());
+            Arc::new(DynamoDbLocks::new(client, table.clone().unwrap_or_else(|| DEFAULT_TABLE.to_string())))
         }
         LockBackendSettings::Local => Arc::new(LocalLocks::new(local_root.join("locks"))),
     };
-    Ok(Backends {
-        state,
-        locks,
-        tenant: TenantScope::new(prefix, tenant),
-        pulumi,
-    })
+    Ok(Backends { state, locks, tenant: TenantScope::new(prefix, tenant), pulumi })
 }
 
 #[cfg(test)]
@@ -173,9 +138,7 @@ mod tests {
     async fn local_backends_live_under_dot_panka() {
         let dir = tempfile::tempdir().unwrap();
         let b = open(&BackendSettings {
-            state: StateBackendSettings::Local {
-                prefix: String::new(),
-            },
+            state: StateBackendSettings::Local { prefix: String::new() },
             locks: LockBackendSettings::Local,
             aws: AwsSettings::default(),
             tenant: Some("acme".into()),
@@ -183,29 +146,18 @@ mod tests {
         })
         .await
         .unwrap();
-        let scope = b.tenant.stack(
-            Name::new("stack", "pay").unwrap(),
-            Name::new("env", "dev").unwrap(),
-        );
+        let scope = b.tenant.stack(Name::new("stack", "pay").unwrap(), Name::new("env", "dev").unwrap());
         assert_eq!(
             b.pulumi_backend_url(&scope),
-            format!(
-                "file://{}/.panka/tenants/acme/stacks/pay/dev/pulumi",
-                dir.path().display()
-            )
+            format!("file://{}/.panka/tenants/acme/stacks/pay/dev/pulumi", dir.path().display())
         );
-        assert!(b
-            .state
-            .describe(&scope.state_key())
-            .starts_with(&dir.path().join(".panka").display().to_string()));
+        assert!(b.state.describe(&scope.state_key()).starts_with(&dir.path().join(".panka").display().to_string()));
     }
 
     #[tokio::test]
     async fn bad_tenant_names_are_refused() {
         let err = open(&BackendSettings {
-            state: StateBackendSettings::Local {
-                prefix: String::new(),
-            },
+            state: StateBackendSettings::Local { prefix: String::new() },
             locks: LockBackendSettings::Local,
             aws: AwsSettings::default(),
             tenant: Some("../other".into()),

@@ -35,21 +35,14 @@ pub struct NameError {
 impl Name {
     /// Checks `value` as the name of a `what` (tenant, stack, environment, service).
     pub fn new(what: &'static str, value: &str) -> Result<Name, NameError> {
-        let err = |reason| NameError {
-            what,
-            value: value.escape_debug().to_string(),
-            reason,
-        };
+        let err = |reason| NameError { what, value: value.escape_debug().to_string(), reason };
         if value.is_empty() {
             return Err(err("it is empty"));
         }
         if value.len() > MAX_NAME_LEN {
             return Err(err("it is longer than 63 characters"));
         }
-        if !value
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             return Err(err("it may hold only a-z, 0-9 and `-`"));
         }
         if value.starts_with('-') || value.ends_with('-') {
@@ -78,11 +71,7 @@ pub struct BasePrefix(String);
 impl BasePrefix {
     pub fn new(value: &str) -> Result<BasePrefix, NameError> {
         let trimmed = value.trim_matches('/');
-        let err = |reason| NameError {
-            what: "backend prefix",
-            value: value.escape_debug().to_string(),
-            reason,
-        };
+        let err = |reason| NameError { what: "backend prefix", value: value.escape_debug().to_string(), reason };
         if trimmed.is_empty() {
             return Ok(BasePrefix::default());
         }
@@ -93,13 +82,8 @@ impl BasePrefix {
             if segment == "." || segment == ".." {
                 return Err(err("it has a `.` or `..` segment"));
             }
-            if !segment
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-            {
-                return Err(err(
-                    "segments may hold only A-Z, a-z, 0-9, `.`, `_` and `-`",
-                ));
+            if !segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+                return Err(err("segments may hold only A-Z, a-z, 0-9, `.`, `_` and `-`"));
             }
         }
         Ok(BasePrefix(trimmed.to_string()))
@@ -137,11 +121,7 @@ impl TenantScope {
     /// The key prefix (ending in `/`, or empty) under which all of this
     /// tenant's objects live.
     pub fn root(&self) -> String {
-        let inner = if self.is_default() {
-            String::new()
-        } else {
-            format!("tenants/{}/", self.tenant)
-        };
+        let inner = if self.is_default() { String::new() } else { format!("tenants/{}/", self.tenant) };
         let joined = self.prefix.join(&inner);
         if joined.is_empty() || joined.ends_with('/') {
             joined
@@ -161,11 +141,7 @@ impl TenantScope {
     }
 
     pub fn stack(&self, stack: Name, environment: Name) -> StackScope {
-        StackScope {
-            tenant: self.clone(),
-            stack,
-            environment,
-        }
+        StackScope { tenant: self.clone(), stack, environment }
     }
 }
 
@@ -180,12 +156,7 @@ pub struct StackScope {
 impl StackScope {
     /// `<root>stacks/<stack>/<env>/`
     pub fn state_dir(&self) -> String {
-        format!(
-            "{}{}/{}/",
-            self.tenant.stacks_root(),
-            self.stack,
-            self.environment
-        )
+        format!("{}{}/{}/", self.tenant.stacks_root(), self.stack, self.environment)
     }
 
     /// `<root>stacks/<stack>/<env>/state.json`
@@ -201,11 +172,7 @@ impl StackScope {
     /// `<root>stacks/<stack>/<env>/history/<serial>-<deployment>.json`; the
     /// serial is zero-padded so keys sort in write order.
     pub fn history_key(&self, serial: u64, deployment: &str) -> String {
-        format!(
-            "{}{serial:010}-{}.json",
-            self.history_dir(),
-            sanitize_id(deployment)
-        )
+        format!("{}{serial:010}-{}.json", self.history_dir(), sanitize_id(deployment))
     }
 
     /// `<root>stacks/<stack>/<env>/pulumi`: the Pulumi DIY backend (no slash).
@@ -215,12 +182,7 @@ impl StackScope {
 
     /// `tenant:<t>:stack:<s>:env:<e>`
     pub fn lock_key(&self) -> String {
-        format!(
-            "{}stack:{}:env:{}",
-            self.tenant.lock_key_prefix(),
-            self.stack,
-            self.environment
-        )
+        format!("{}stack:{}:env:{}", self.tenant.lock_key_prefix(), self.stack, self.environment)
     }
 
     /// `tenant:<t>:stack:<s>:env:<e>:service:<svc>`
@@ -241,11 +203,7 @@ impl StackScope {
 /// Deployment ids are UUIDs; anything else is reduced to `[A-Za-z0-9-]` so it
 /// can never add a path segment.
 fn sanitize_id(id: &str) -> String {
-    let cleaned: String = id
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-        .take(64)
-        .collect();
+    let cleaned: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(64).collect();
     if cleaned.is_empty() {
         "none".to_string()
     } else {
@@ -270,9 +228,7 @@ mod tests {
 
     #[test]
     fn names_reject_anything_that_could_escape() {
-        for bad in [
-            "", "..", "../x", "a/b", "A", "a b", "a:b", "-a", "a-", "a\0", "é", "a.b",
-        ] {
+        for bad in ["", "..", "../x", "a/b", "A", "a b", "a:b", "-a", "a-", "a\0", "é", "a.b"] {
             assert!(Name::new("stack", bad).is_err(), "{bad:?} accepted");
         }
         assert!(Name::new("stack", &"a".repeat(64)).is_err());
@@ -284,10 +240,7 @@ mod tests {
         for bad in ["a/../b", "..", "a//b", "a/./b", "a b", "a\\b", "a:b"] {
             assert!(BasePrefix::new(bad).is_err(), "{bad:?} accepted");
         }
-        assert_eq!(
-            BasePrefix::new("/panka/state/").unwrap().as_str(),
-            "panka/state"
-        );
+        assert_eq!(BasePrefix::new("/panka/state/").unwrap().as_str(), "panka/state");
         assert_eq!(BasePrefix::new("").unwrap().as_str(), "");
     }
 
@@ -298,41 +251,26 @@ mod tests {
         assert_eq!(s.state_key(), "stacks/payments/production/state.json");
         assert_eq!(s.lock_key(), "tenant:default:stack:payments:env:production");
         let t = TenantScope::new(BasePrefix::new("org").unwrap(), name("default"));
-        assert_eq!(
-            t.stack(name("p"), name("dev")).state_key(),
-            "org/stacks/p/dev/state.json"
-        );
+        assert_eq!(t.stack(name("p"), name("dev")).state_key(), "org/stacks/p/dev/state.json");
     }
 
     #[test]
     fn tenant_keys_live_under_tenants() {
         let t = TenantScope::new(BasePrefix::new("org").unwrap(), name("acme"));
         let s = t.stack(name("payments"), name("dev"));
-        assert_eq!(
-            s.state_key(),
-            "org/tenants/acme/stacks/payments/dev/state.json"
-        );
+        assert_eq!(s.state_key(), "org/tenants/acme/stacks/payments/dev/state.json");
         assert_eq!(
             s.history_key(7, "0b1f-../x"),
             "org/tenants/acme/stacks/payments/dev/history/0000000007-0b1f-x.json"
         );
-        assert_eq!(
-            s.pulumi_dir(),
-            "org/tenants/acme/stacks/payments/dev/pulumi"
-        );
-        assert_eq!(
-            s.service_lock_key(&name("backend")),
-            "tenant:acme:stack:payments:env:dev:service:backend"
-        );
+        assert_eq!(s.pulumi_dir(), "org/tenants/acme/stacks/payments/dev/pulumi");
+        assert_eq!(s.service_lock_key(&name("backend")), "tenant:acme:stack:payments:env:dev:service:backend");
         assert!(s.state_key().starts_with(&t.root()));
     }
 
     #[test]
     fn history_names_round_trip() {
-        assert_eq!(
-            parse_history_name("0000000012-abc-def.json"),
-            Some((12, "abc-def".to_string()))
-        );
+        assert_eq!(parse_history_name("0000000012-abc-def.json"), Some((12, "abc-def".to_string())));
         assert_eq!(parse_history_name("x.json"), None);
     }
 }

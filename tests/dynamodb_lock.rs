@@ -18,36 +18,25 @@ use panka::lock::dynamodb::{to_item, DynamoDbLocks};
 use panka::lock::ops::{find_lock, list_locks, unlock, Liveness};
 use panka::lock::record::now_f64;
 use panka::lock::{
-    acquire, AcquireOptions, Granularity, LockBackend, LockError, LockHealth, LockRecord,
-    LockRequest, Owner,
+    acquire, AcquireOptions, Granularity, LockBackend, LockError, LockHealth, LockRecord, LockRequest, Owner,
 };
 use panka::scope::{BasePrefix, Name, StackScope, TenantScope};
 use serde_json::{json, Value};
 use support::moto;
 
 fn scope() -> StackScope {
-    TenantScope::new(BasePrefix::default(), Name::new("tenant", "acme").unwrap()).stack(
-        Name::new("stack", "payments").unwrap(),
-        Name::new("env", "prod").unwrap(),
-    )
+    TenantScope::new(BasePrefix::default(), Name::new("tenant", "acme").unwrap())
+        .stack(Name::new("stack", "payments").unwrap(), Name::new("env", "prod").unwrap())
 }
 
 fn request(who: &str) -> LockRequest {
     let mut owner = Owner::current("apply", &format!("dep-{who}"));
     owner.locked_by = format!("{who}@test");
-    LockRequest {
-        scope: scope(),
-        granularity: Granularity::Stack,
-        owner,
-        services_may_lock: true,
-    }
+    LockRequest { scope: scope(), granularity: Granularity::Stack, owner, services_may_lock: true }
 }
 
 fn lease(secs: u64) -> AcquireOptions {
-    AcquireOptions {
-        lease: Duration::from_secs(secs),
-        ..AcquireOptions::default()
-    }
+    AcquireOptions { lease: Duration::from_secs(secs), ..AcquireOptions::default() }
 }
 
 async fn locks(table: &str) -> Arc<dyn LockBackend> {
@@ -64,20 +53,12 @@ async fn raw_item(table: &str, key: &str) -> Option<LockRecord> {
         .send()
         .await
         .unwrap();
-    out.item()
-        .map(|i| panka::lock::dynamodb::from_item(i).unwrap())
+    out.item().map(|i| panka::lock::dynamodb::from_item(i).unwrap())
 }
 
 /// Writes a lock item directly, as another panka (or a bad actor) would.
 async fn put_raw(table: &str, record: &LockRecord) {
-    moto::dynamodb()
-        .await
-        .put_item()
-        .table_name(table)
-        .set_item(Some(to_item(record)))
-        .send()
-        .await
-        .unwrap();
+    moto::dynamodb().await.put_item().table_name(table).set_item(Some(to_item(record))).send().await.unwrap();
 }
 
 fn foreign_record(key: &str, who: &str, expires_in: i64) -> LockRecord {
@@ -102,8 +83,7 @@ async fn child_process_entry() {
     let who = std::env::var("PANKA_TEST_WHO").unwrap();
     let lease_secs: u64 = std::env::var("PANKA_TEST_LEASE").unwrap().parse().unwrap();
     let start_at: f64 = std::env::var("PANKA_TEST_START_AT").map_or(0.0, |v| v.parse().unwrap());
-    let hold_until: f64 =
-        std::env::var("PANKA_TEST_HOLD_UNTIL").map_or(0.0, |v| v.parse().unwrap());
+    let hold_until: f64 = std::env::var("PANKA_TEST_HOLD_UNTIL").map_or(0.0, |v| v.parse().unwrap());
     let backend = locks(&table).await;
     // Line up with the other children.
     let wait = start_at - now_f64();
@@ -145,30 +125,18 @@ fn report(v: Value) {
     }
 }
 
-fn child(
-    mode: &str,
-    table: &str,
-    who: &str,
-    lease: u64,
-    start_at: f64,
-    hold_until: f64,
-) -> Command {
+fn child(mode: &str, table: &str, who: &str, lease: u64, start_at: f64, hold_until: f64) -> Command {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([
-        "child_process_entry",
-        "--exact",
-        "--nocapture",
-        "--test-threads=1",
-    ])
-    .env("PANKA_TEST_CHILD", mode)
-    .env("PANKA_TEST_MOTO_ENDPOINT", moto::endpoint())
-    .env("PANKA_TEST_TABLE", table)
-    .env("PANKA_TEST_WHO", who)
-    .env("PANKA_TEST_LEASE", lease.to_string())
-    .env("PANKA_TEST_START_AT", start_at.to_string())
-    .env("PANKA_TEST_HOLD_UNTIL", hold_until.to_string())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null());
+    cmd.args(["child_process_entry", "--exact", "--nocapture", "--test-threads=1"])
+        .env("PANKA_TEST_CHILD", mode)
+        .env("PANKA_TEST_MOTO_ENDPOINT", moto::endpoint())
+        .env("PANKA_TEST_TABLE", table)
+        .env("PANKA_TEST_WHO", who)
+        .env("PANKA_TEST_LEASE", lease.to_string())
+        .env("PANKA_TEST_START_AT", start_at.to_string())
+        .env("PANKA_TEST_HOLD_UNTIL", hold_until.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     cmd
 }
 
@@ -178,11 +146,7 @@ fn result_of(line: &str) -> Option<&str> {
 }
 
 fn results(output: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(output)
-        .lines()
-        .filter_map(result_of)
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    String::from_utf8_lossy(output).lines().filter_map(result_of).map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 // ---------------------------------------------------------------- tests
@@ -195,24 +159,10 @@ async fn thirty_two_processes_one_holder_and_the_rest_see_who() {
     let start_at = now_f64() + 4.0;
     let hold_until = start_at + 5.0;
     let children: Vec<_> = (0..32)
-        .map(|i| {
-            child(
-                "contend",
-                &table,
-                &format!("proc-{i}"),
-                120,
-                start_at,
-                hold_until,
-            )
-            .spawn()
-            .unwrap()
-        })
+        .map(|i| child("contend", &table, &format!("proc-{i}"), 120, start_at, hold_until).spawn().unwrap())
         .collect();
     let outputs: Vec<Value> = tokio::task::spawn_blocking(move || {
-        children
-            .into_iter()
-            .flat_map(|c| results(&c.wait_with_output().unwrap().stdout))
-            .collect()
+        children.into_iter().flat_map(|c| results(&c.wait_with_output().unwrap().stdout)).collect()
     })
     .await
     .unwrap();
@@ -225,10 +175,7 @@ async fn thirty_two_processes_one_holder_and_the_rest_see_who() {
         assert_eq!(loser["holder_lock_id"], winner["lock_id"], "{loser}");
         assert_eq!(loser["exit"], 3);
         let message = loser["message"].as_str().unwrap();
-        assert!(
-            message.contains(&format!("held by {winner_who}@test")),
-            "{message}"
-        );
+        assert!(message.contains(&format!("held by {winner_who}@test")), "{message}");
         assert!(message.contains("operation `apply`"), "{message}");
         assert!(message.contains("last heartbeat"), "{message}");
     }
@@ -240,9 +187,7 @@ async fn thirty_two_processes_one_holder_and_the_rest_see_who() {
 async fn a_heartbeat_keeps_the_lock_past_its_lease() {
     let table = moto::new_table().await;
     let backend = locks(&table).await;
-    let guard = acquire(backend.clone(), &request("a"), &lease(2))
-        .await
-        .unwrap();
+    let guard = acquire(backend.clone(), &request("a"), &lease(2)).await.unwrap();
     let first = raw_item(&table, guard.key()).await.unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await; // 2.5 leases
     assert!(!guard.is_lost());
@@ -250,16 +195,9 @@ async fn a_heartbeat_keeps_the_lock_past_its_lease() {
     let later = raw_item(&table, guard.key()).await.unwrap();
     assert_eq!(later.lock_id, first.lock_id);
     assert_ne!(later.rvn, first.rvn, "each heartbeat changes rvn");
-    assert!(
-        later.expires_at >= now,
-        "still live: expires {} now {now}",
-        later.expires_at
-    );
+    assert!(later.expires_at >= now, "still live: expires {} now {now}", later.expires_at);
     assert!(later.last_heartbeat > first.last_heartbeat);
-    let err = acquire(backend.clone(), &request("b"), &lease(2))
-        .await
-        .err()
-        .unwrap();
+    let err = acquire(backend.clone(), &request("b"), &lease(2)).await.err().unwrap();
     assert!(matches!(err, LockError::Held { .. }), "{err}");
     guard.release().await.unwrap();
     assert!(raw_item(&table, &scope().lock_key()).await.is_none());
@@ -270,13 +208,9 @@ async fn a_holder_whose_item_is_overwritten_notices_within_a_quarter_lease_and_s
     let table = moto::new_table().await;
     let bucket = moto::new_bucket().await;
     let backend = locks(&table).await;
-    let guard = acquire(backend.clone(), &request("a"), &lease(2))
-        .await
-        .unwrap();
-    let store: Arc<dyn panka::state::StateStore> = Arc::new(panka::state::s3::S3StateStore::new(
-        moto::s3().await,
-        &bucket,
-    ));
+    let guard = acquire(backend.clone(), &request("a"), &lease(2)).await.unwrap();
+    let store: Arc<dyn panka::state::StateStore> =
+        Arc::new(panka::state::s3::S3StateStore::new(moto::s3().await, &bucket));
     let dir = tempfile::tempdir().unwrap();
     let mut session = panka::state::StateSession::open(
         store.clone(),
@@ -292,37 +226,22 @@ async fn a_holder_whose_item_is_overwritten_notices_within_a_quarter_lease_and_s
     let thief = foreign_record(guard.key(), "thief", 60);
     put_raw(&table, &thief).await;
     let overwritten = Instant::now();
-    tokio::time::timeout(Duration::from_secs(3), watch.changed())
-        .await
-        .expect("loss noticed")
-        .unwrap();
+    tokio::time::timeout(Duration::from_secs(3), watch.changed()).await.expect("loss noticed").unwrap();
     let noticed = overwritten.elapsed();
-    assert!(
-        noticed <= Duration::from_millis(500 + 250),
-        "lease/4 is 500ms; noticed after {noticed:?}"
-    );
+    assert!(noticed <= Duration::from_millis(500 + 250), "lease/4 is 500ms; noticed after {noticed:?}");
     assert!(matches!(&*watch.borrow(), LockHealth::Lost { .. }));
 
     // It writes nothing after the loss.
-    let err = session
-        .commit(|s| s.metadata.git_commit = Some("late".into()))
-        .await
-        .unwrap_err();
+    let err = session.commit(|s| s.metadata.git_commit = Some("late".into())).await.unwrap_err();
     assert_eq!(err.exit_status(), ExitStatus::Locked, "{err}");
-    let (stored, _) = panka::state::read_state(store.as_ref(), &scope())
-        .await
-        .unwrap()
-        .unwrap();
+    let (stored, _) = panka::state::read_state(store.as_ref(), &scope()).await.unwrap().unwrap();
     assert_eq!(stored.serial, 1);
     assert!(stored.metadata.git_commit.is_none());
 
     // Releasing does not delete the thief's lock.
     let err = guard.release().await.unwrap_err();
     assert_eq!(err.exit_status(), ExitStatus::Locked);
-    assert_eq!(
-        raw_item(&table, &scope().lock_key()).await.unwrap().lock_id,
-        thief.lock_id
-    );
+    assert_eq!(raw_item(&table, &scope().lock_key()).await.unwrap().lock_id, thief.lock_id);
 }
 
 #[tokio::test]
@@ -333,19 +252,10 @@ async fn an_expired_lock_is_taken_over_and_recorded_but_a_live_one_never() {
 
     let live = foreign_record(&key, "alive", 60);
     put_raw(&table, &live).await;
-    let err = acquire(backend.clone(), &request("a"), &lease(2))
-        .await
-        .err()
-        .unwrap();
-    let LockError::Held { record, .. } = &err else {
-        panic!("{err}")
-    };
+    let err = acquire(backend.clone(), &request("a"), &lease(2)).await.err().unwrap();
+    let LockError::Held { record, .. } = &err else { panic!("{err}") };
     assert_eq!(record.lock_id, live.lock_id);
-    assert_eq!(
-        raw_item(&table, &key).await.unwrap(),
-        live,
-        "a live lock is untouched"
-    );
+    assert_eq!(raw_item(&table, &key).await.unwrap(), live, "a live lock is untouched");
 
     // Expired, and still in the table: moto never runs TTL deletion, and
     // panka must not need it.
@@ -355,9 +265,7 @@ async fn an_expired_lock_is_taken_over_and_recorded_but_a_live_one_never() {
     assert_eq!(listing.locks.len(), 1);
     assert_eq!(listing.locks[0].liveness, Liveness::Expired);
 
-    let guard = acquire(backend.clone(), &request("a"), &lease(2))
-        .await
-        .unwrap();
+    let guard = acquire(backend.clone(), &request("a"), &lease(2)).await.unwrap();
     let takeover = guard.takeover().expect("takeover reported");
     assert_eq!(takeover.previous_lock_id, dead.lock_id);
     assert_eq!(takeover.previous_holder, "dead@elsewhere");
@@ -372,15 +280,10 @@ async fn an_expired_lock_is_taken_over_and_recorded_but_a_live_one_never() {
 async fn releasing_someone_elses_lock_fails_and_leaves_it_intact() {
     let table = moto::new_table().await;
     let backend = locks(&table).await;
-    let guard = acquire(backend.clone(), &request("owner"), &lease(120))
-        .await
-        .unwrap();
+    let guard = acquire(backend.clone(), &request("owner"), &lease(120)).await.unwrap();
     let before = raw_item(&table, guard.key()).await.unwrap();
 
-    let err = backend
-        .release(guard.key(), "not-my-lock-id")
-        .await
-        .unwrap_err();
+    let err = backend.release(guard.key(), "not-my-lock-id").await.unwrap_err();
     assert!(matches!(err, LockError::NotHeld { .. }), "{err}");
     assert_eq!(err.exit_status(), ExitStatus::Locked);
     assert!(err.to_string().contains("held by owner@test"), "{err}");
@@ -389,20 +292,13 @@ async fn releasing_someone_elses_lock_fails_and_leaves_it_intact() {
     // `panka unlock` needs the exact id: a prefix finds nothing.
     let tenant = scope().tenant;
     let prefix = &guard.lock_id()[..8];
-    assert!(matches!(
-        find_lock(backend.as_ref(), &tenant, prefix).await,
-        Err(LockError::NoSuchLock { .. })
-    ));
+    assert!(matches!(find_lock(backend.as_ref(), &tenant, prefix).await, Err(LockError::NoSuchLock { .. })));
     // Other tenants' locks are invisible to this tenant.
     let other = TenantScope::new(BasePrefix::default(), Name::new("tenant", "other").unwrap());
-    assert!(find_lock(backend.as_ref(), &other, guard.lock_id())
-        .await
-        .is_err());
+    assert!(find_lock(backend.as_ref(), &other, guard.lock_id()).await.is_err());
 
     // With the exact id, unlock removes it, and the holder sees the loss.
-    let found = find_lock(backend.as_ref(), &tenant, guard.lock_id())
-        .await
-        .unwrap();
+    let found = find_lock(backend.as_ref(), &tenant, guard.lock_id()).await.unwrap();
     unlock(backend.as_ref(), &found).await.unwrap();
     assert!(raw_item(&table, &scope().lock_key()).await.is_none());
     drop(guard);
@@ -412,35 +308,22 @@ async fn releasing_someone_elses_lock_fails_and_leaves_it_intact() {
 async fn lock_timeout_waits_with_backoff_then_reports_the_holder() {
     let table = moto::new_table().await;
     let backend = locks(&table).await;
-    let guard = acquire(backend.clone(), &request("holder"), &lease(120))
-        .await
-        .unwrap();
+    let guard = acquire(backend.clone(), &request("holder"), &lease(120)).await.unwrap();
     let waits = Arc::new(Mutex::new(Vec::new()));
     let seen = waits.clone();
     let options = AcquireOptions {
         lease: Duration::from_secs(120),
         timeout: Duration::from_secs(4),
-        on_wait: Some(Arc::new(move |_r: &LockRecord, waited: Duration| {
-            seen.lock().unwrap().push(waited)
-        })),
+        on_wait: Some(Arc::new(move |_r: &LockRecord, waited: Duration| seen.lock().unwrap().push(waited))),
     };
     let started = Instant::now();
-    let err = acquire(backend.clone(), &request("waiter"), &options)
-        .await
-        .err()
-        .unwrap();
+    let err = acquire(backend.clone(), &request("waiter"), &options).await.err().unwrap();
     let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_secs(4) && elapsed < Duration::from_secs(6),
-        "{elapsed:?}"
-    );
+    assert!(elapsed >= Duration::from_secs(4) && elapsed < Duration::from_secs(6), "{elapsed:?}");
     // Tries at 0 s, 1 s, 3 s, then the deadline at 4 s: backoff 1 s, 2 s, then capped.
     let waits = waits.lock().unwrap().clone();
     assert_eq!(waits.len(), 3, "{waits:?}");
-    assert!(
-        waits[1] >= Duration::from_secs(1) && waits[2] >= Duration::from_secs(3),
-        "{waits:?}"
-    );
+    assert!(waits[1] >= Duration::from_secs(1) && waits[2] >= Duration::from_secs(3), "{waits:?}");
     let text = err.to_string();
     assert!(text.contains("held by holder@test"), "{text}");
     assert!(text.contains("(waited 4s)"), "{text}");
@@ -452,41 +335,21 @@ async fn stack_and_service_locks_exclude_each_other() {
     let table = moto::new_table().await;
     let backend = locks(&table).await;
     let backend_svc = Name::new("service", "backend").unwrap();
-    let service = |who: &str, svc: &Name| LockRequest {
-        granularity: Granularity::Service(svc.clone()),
-        ..request(who)
-    };
-    let a = acquire(backend.clone(), &service("a", &backend_svc), &lease(120))
-        .await
-        .unwrap();
-    assert_eq!(
-        a.key(),
-        "tenant:acme:stack:payments:env:prod:service:backend"
-    );
+    let service =
+        |who: &str, svc: &Name| LockRequest { granularity: Granularity::Service(svc.clone()), ..request(who) };
+    let a = acquire(backend.clone(), &service("a", &backend_svc), &lease(120)).await.unwrap();
+    assert_eq!(a.key(), "tenant:acme:stack:payments:env:prod:service:backend");
     // Another service of the same stack is fine.
     let other = Name::new("service", "auth").unwrap();
-    let b = acquire(backend.clone(), &service("b", &other), &lease(120))
-        .await
-        .unwrap();
+    let b = acquire(backend.clone(), &service("b", &other), &lease(120)).await.unwrap();
     // The whole stack is not, and its attempt leaves nothing behind.
-    let err = acquire(backend.clone(), &request("c"), &lease(120))
-        .await
-        .err()
-        .unwrap();
-    assert!(
-        err.to_string().contains("held by a@test") || err.to_string().contains("held by b@test"),
-        "{err}"
-    );
+    let err = acquire(backend.clone(), &request("c"), &lease(120)).await.err().unwrap();
+    assert!(err.to_string().contains("held by a@test") || err.to_string().contains("held by b@test"), "{err}");
     assert!(raw_item(&table, &scope().lock_key()).await.is_none());
     a.release().await.unwrap();
     b.release().await.unwrap();
-    let c = acquire(backend.clone(), &request("c"), &lease(120))
-        .await
-        .unwrap();
-    let err = acquire(backend.clone(), &service("a", &backend_svc), &lease(120))
-        .await
-        .err()
-        .unwrap();
+    let c = acquire(backend.clone(), &request("c"), &lease(120)).await.unwrap();
+    let err = acquire(backend.clone(), &service("a", &backend_svc), &lease(120)).await.err().unwrap();
     assert!(err.to_string().contains("held by c@test"), "{err}");
     c.release().await.unwrap();
 }
@@ -495,13 +358,9 @@ async fn stack_and_service_locks_exclude_each_other() {
 async fn a_sigkilled_holder_is_waited_for_then_taken_over_and_reported() {
     let table = moto::new_table().await;
     let backend = locks(&table).await;
-    let mut victim = child("hang", &table, "victim", 2, 0.0, 0.0)
-        .spawn()
-        .unwrap();
+    let mut victim = child("hang", &table, "victim", 2, 0.0, 0.0).spawn().unwrap();
     let mut lines = BufReader::new(victim.stdout.take().unwrap()).lines();
-    let reported = tokio::task::spawn_blocking(move || {
-        lines.find_map(|l| result_of(&l.ok()?).map(str::to_string))
-    });
+    let reported = tokio::task::spawn_blocking(move || lines.find_map(|l| result_of(&l.ok()?).map(str::to_string)));
     let first = match tokio::time::timeout(Duration::from_secs(30), reported).await {
         Ok(line) => line.unwrap(),
         Err(_) => None,
@@ -526,30 +385,17 @@ async fn a_sigkilled_holder_is_waited_for_then_taken_over_and_reported() {
             *seen.lock().unwrap() += 1;
         })),
     };
-    let guard = acquire(backend.clone(), &request("next"), &options)
-        .await
-        .unwrap();
-    assert!(
-        *waits.lock().unwrap() >= 1,
-        "the next run waited for the lease"
-    );
-    assert!(
-        killed.elapsed() >= Duration::from_secs(1),
-        "not before the lease ran out"
-    );
+    let guard = acquire(backend.clone(), &request("next"), &options).await.unwrap();
+    assert!(*waits.lock().unwrap() >= 1, "the next run waited for the lease");
+    assert!(killed.elapsed() >= Duration::from_secs(1), "not before the lease ran out");
     let takeover = guard.takeover().expect("takeover reported").clone();
-    assert_eq!(
-        takeover.previous_lock_id,
-        victim_lock["lock_id"].as_str().unwrap()
-    );
+    assert_eq!(takeover.previous_lock_id, victim_lock["lock_id"].as_str().unwrap());
     assert_eq!(takeover.previous_holder, "victim@test");
 
     // The takeover goes into the state's metadata.
     let bucket = moto::new_bucket().await;
-    let store: Arc<dyn panka::state::StateStore> = Arc::new(panka::state::s3::S3StateStore::new(
-        moto::s3().await,
-        &bucket,
-    ));
+    let store: Arc<dyn panka::state::StateStore> =
+        Arc::new(panka::state::s3::S3StateStore::new(moto::s3().await, &bucket));
     let dir = tempfile::tempdir().unwrap();
     let mut session = panka::state::StateSession::open(
         store.clone(),
@@ -559,17 +405,8 @@ async fn a_sigkilled_holder_is_waited_for_then_taken_over_and_reported() {
     )
     .await
     .unwrap();
-    session
-        .commit(|s| s.metadata.lock_takeover = Some(takeover.clone()))
-        .await
-        .unwrap();
-    let (stored, _) = panka::state::read_state(store.as_ref(), &scope())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        stored.metadata.lock_takeover.unwrap().previous_holder,
-        "victim@test"
-    );
+    session.commit(|s| s.metadata.lock_takeover = Some(takeover.clone())).await.unwrap();
+    let (stored, _) = panka::state::read_state(store.as_ref(), &scope()).await.unwrap().unwrap();
+    assert_eq!(stored.metadata.lock_takeover.unwrap().previous_holder, "victim@test");
     guard.release().await.unwrap();
 }

@@ -42,15 +42,8 @@ fn run_init(ctx: &Context, args: InitArgs) -> Result<ExitStatus> {
     let config = ctx.config()?;
     let settings = settings(ctx, &config)?;
     let (
-        StateBackendSettings::S3 {
-            bucket,
-            service: s3_service,
-            ..
-        },
-        LockBackendSettings::DynamoDb {
-            table,
-            service: ddb_service,
-        },
+        StateBackendSettings::S3 { bucket, service: s3_service, .. },
+        LockBackendSettings::DynamoDb { table, service: ddb_service },
     ) = (&settings.state, &settings.locks)
     else {
         return Err(Failure::new(
@@ -59,18 +52,12 @@ fn run_init(ctx: &Context, args: InitArgs) -> Result<ExitStatus> {
         )
         .into());
     };
-    let table = table
-        .clone()
-        .unwrap_or_else(|| crate::lock::dynamodb::DEFAULT_TABLE.to_string());
-    let retention = Retention {
-        noncurrent_days: args.noncurrent_days,
-        history_days: args.history_days,
-    };
+    let table = table.clone().unwrap_or_else(|| crate::lock::dynamodb::DEFAULT_TABLE.to_string());
+    let retention = Retention { noncurrent_days: args.noncurrent_days, history_days: args.history_days };
     let report = block_on(async {
         let sdk = aws::load_config(&settings.aws).await;
         let s3 = aws_sdk_s3::Client::from_conf(aws::s3_config(&sdk, s3_service).build());
-        let ddb =
-            aws_sdk_dynamodb::Client::from_conf(aws::dynamodb_config(&sdk, ddb_service).build());
+        let ddb = aws_sdk_dynamodb::Client::from_conf(aws::dynamodb_config(&sdk, ddb_service).build());
         admin::init(&s3, bucket, &ddb, &table, retention).await
     })?
     .map_err(aws_failure)?;

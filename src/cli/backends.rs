@@ -35,20 +35,14 @@ pub fn settings(ctx: &Context, config: &Config) -> Result<BackendSettings> {
     let locks = match config.locks {
         LocksType::Dynamodb => LockBackendSettings::DynamoDb {
             table: Some(config.lock_table.clone()),
-            service: ServiceSettings {
-                region: config.locks_region.clone(),
-                endpoint: config.locks_endpoint.clone(),
-            },
+            service: ServiceSettings { region: config.locks_region.clone(), endpoint: config.locks_endpoint.clone() },
         },
         LocksType::Local => LockBackendSettings::Local,
     };
     Ok(BackendSettings {
         state,
         locks,
-        aws: AwsSettings {
-            profile: config.aws_profile.clone(),
-            region: config.aws_region.clone(),
-        },
+        aws: AwsSettings { profile: config.aws_profile.clone(), region: config.aws_region.clone() },
         tenant: Some(config.tenant.clone()),
         stack_dir: ctx.stack_dir(),
     })
@@ -62,10 +56,7 @@ pub async fn open(ctx: &Context, config: &Config) -> Result<Backends> {
 
 /// A single-use runtime for the async state and lock code.
 pub fn block_on<F: std::future::Future>(future: F) -> Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     Ok(runtime.block_on(future))
 }
 
@@ -76,8 +67,7 @@ pub fn stack_scope(ctx: &Context, backends: &Backends) -> Result<StackScope> {
     let stack = match &ctx.global.stack {
         Some(s) => s.clone(),
         None => {
-            let prepared =
-                crate::pipeline::prepare(&ctx.load_options(&env)).map_err(|f| ctx.report(f))?;
+            let prepared = crate::pipeline::prepare(&ctx.load_options(&env)).map_err(|f| ctx.report(f))?;
             prepared.stack.name().to_string()
         }
     };
@@ -101,9 +91,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         Some(i) => s.split_at(i),
         None => (s, "s"),
     };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration like 30s, 10m or 1h"))?;
+    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration like 30s, 10m or 1h"))?;
     let secs = match unit {
         "s" => n,
         "m" => n * 60,

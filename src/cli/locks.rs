@@ -42,9 +42,8 @@ pub fn run_unlock(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus> {
     let config = ctx.config()?;
     block_on(async {
         let backends = open(ctx, &config).await?;
-        let record = ops::find_lock(backends.locks.as_ref(), &backends.tenant, &args.lock_id)
-            .await
-            .map_err(Failure::from)?;
+        let record =
+            ops::find_lock(backends.locks.as_ref(), &backends.tenant, &args.lock_id).await.map_err(Failure::from)?;
         let now = chrono::Utc::now().timestamp();
         if !args.force {
             if !ctx.printer.stdin_is_tty {
@@ -69,16 +68,11 @@ pub fn run_unlock(ctx: &Context, args: UnlockArgs) -> Result<ExitStatus> {
                 return Err(Failure::new(ExitStatus::Error, "not removed").into());
             }
         }
-        ops::unlock(backends.locks.as_ref(), &record)
-            .await
-            .map_err(Failure::from)?;
+        ops::unlock(backends.locks.as_ref(), &record).await.map_err(Failure::from)?;
         if ctx.printer.json_mode() {
             ctx.printer.json(&serde_json::json!({"removed": record}));
         } else {
-            ctx.printer.out(&format!(
-                "removed lock `{}` ({})",
-                record.lock_key, record.lock_id
-            ));
+            ctx.printer.out(&format!("removed lock `{}` ({})", record.lock_key, record.lock_id));
         }
         Ok(ExitStatus::Ok)
     })?

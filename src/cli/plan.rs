@@ -62,12 +62,7 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
 }
 
 /// The stored state of a stack and environment (S3 or the local backend).
-fn read_state(
-    ctx: &Context,
-    config: &crate::config::Config,
-    stack: &str,
-    env: &str,
-) -> Result<Option<State>> {
+fn read_state(ctx: &Context, config: &crate::config::Config, stack: &str, env: &str) -> Result<Option<State>> {
     use super::backends::{block_on, name_failure, open};
     use crate::scope::Name;
     block_on(async {
@@ -76,9 +71,7 @@ fn read_state(
             Name::new("stack", stack).map_err(name_failure)?,
             Name::new("environment", env).map_err(name_failure)?,
         );
-        let state = crate::state::read_state(backends.state.as_ref(), &scope)
-            .await
-            .map_err(Failure::from)?;
+        let state = crate::state::read_state(backends.state.as_ref(), &scope).await.map_err(Failure::from)?;
         Ok(state.map(|(state, _)| state))
     })?
 }

@@ -62,9 +62,7 @@ pub fn run(ctx: &Context, args: StateArgs) -> Result<ExitStatus> {
         let store = backends.state.as_ref();
         match args.command {
             StateCommand::List => {
-                let list = ops::list(store, &backends.tenant)
-                    .await
-                    .map_err(Failure::from)?;
+                let list = ops::list(store, &backends.tenant).await.map_err(Failure::from)?;
                 print(ctx, &list);
             }
             StateCommand::Show => {
@@ -81,22 +79,20 @@ pub fn run(ctx: &Context, args: StateArgs) -> Result<ExitStatus> {
             }
             StateCommand::Pull(pull) => {
                 let scope = stack_scope(ctx, &backends)?;
-                let Some(bytes) = ops::pull(store, &scope, pull.serial)
-                    .await
-                    .map_err(Failure::from)?
-                else {
+                let Some(bytes) = ops::pull(store, &scope, pull.serial).await.map_err(Failure::from)? else {
                     return Err(no_state(&scope.display()));
                 };
                 match &pull.out {
-                    Some(path) => std::fs::write(path, &bytes)
-                        .with_context(|| format!("cannot write `{}`", path.display()))?,
+                    Some(path) => {
+                        std::fs::write(path, &bytes).with_context(|| format!("cannot write `{}`", path.display()))?
+                    }
                     None => ctx.printer.out(&String::from_utf8_lossy(&bytes)),
                 }
             }
             StateCommand::Push(push) => {
                 let scope = stack_scope(ctx, &backends)?;
-                let body = std::fs::read(&push.file)
-                    .with_context(|| format!("cannot read `{}`", push.file.display()))?;
+                let body =
+                    std::fs::read(&push.file).with_context(|| format!("cannot read `{}`", push.file.display()))?;
                 let request = LockRequest {
                     scope: scope.clone(),
                     granularity: Granularity::Stack,
@@ -104,23 +100,11 @@ pub fn run(ctx: &Context, args: StateArgs) -> Result<ExitStatus> {
                     // Whatever the stack's granularity, a push replaces the whole state.
                     services_may_lock: true,
                 };
-                let options = AcquireOptions {
-                    timeout: push.lock_timeout,
-                    ..AcquireOptions::default()
-                };
-                let guard = acquire(Arc::clone(&backends.locks), &request, &options)
-                    .await
-                    .map_err(Failure::from)?;
+                let options = AcquireOptions { timeout: push.lock_timeout, ..AcquireOptions::default() };
+                let guard = acquire(Arc::clone(&backends.locks), &request, &options).await.map_err(Failure::from)?;
                 let watch = guard.watch();
-                let result = ops::push(
-                    store,
-                    &scope,
-                    &body,
-                    &push.file.display().to_string(),
-                    push.force,
-                    Some(&watch),
-                )
-                .await;
+                let result =
+                    ops::push(store, &scope, &body, &push.file.display().to_string(), push.force, Some(&watch)).await;
                 let released = guard.release().await;
                 let pushed = result.map_err(Failure::from)?;
                 released.map_err(Failure::from)?;
@@ -142,9 +126,7 @@ fn print<T: std::fmt::Display + serde::Serialize>(ctx: &Context, value: &T) {
 fn no_state(what: &str) -> anyhow::Error {
     Failure::new(
         ExitStatus::Error,
-        format!(
-            "no state for `{what}` yet\nhint: `panka state list` shows the stacks that have one"
-        ),
+        format!("no state for `{what}` yet\nhint: `panka state list` shows the stacks that have one"),
     )
     .into()
 }

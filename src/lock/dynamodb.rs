@@ -35,10 +35,7 @@ pub struct DynamoDbLocks {
 
 impl DynamoDbLocks {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        DynamoDbLocks {
-            client,
-            table: table.into(),
-        }
+        DynamoDbLocks { client, table: table.into() }
     }
 
     pub fn table(&self) -> &str {
@@ -60,11 +57,7 @@ impl DynamoDbLocks {
         explain(err, op, Resource::Table(&self.table)).into()
     }
 
-    async fn acquire_once(
-        &self,
-        record: &LockRecord,
-        now: i64,
-    ) -> Result<AcquireOutcome, LockError> {
+    async fn acquire_once(&self, record: &LockRecord, now: i64) -> Result<AcquireOutcome, LockError> {
         for _ in 0..3 {
             let result = self
                 .client
@@ -74,9 +67,7 @@ impl DynamoDbLocks {
                 .condition_expression("attribute_not_exists(lockKey) OR expiresAt < :now")
                 .expression_attribute_values(":now", num(now))
                 .return_values(ReturnValue::AllOld)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .send()
                 .await;
             match result {
@@ -289,10 +280,7 @@ pub fn to_item(r: &LockRecord) -> Item {
         ("pankaVersion".to_string(), s(&r.panka_version)),
     ]);
     if !r.ci.is_empty() {
-        item.insert(
-            "ci".to_string(),
-            AttributeValue::M(r.ci.iter().map(|(k, v)| (k.clone(), s(v))).collect()),
-        );
+        item.insert("ci".to_string(), AttributeValue::M(r.ci.iter().map(|(k, v)| (k.clone(), s(v))).collect()));
     }
     if let Some(v) = &r.takeover_of {
         item.insert("takeoverOf".to_string(), s(v));
@@ -305,15 +293,8 @@ pub fn to_item(r: &LockRecord) -> Item {
 
 /// A lock record from its DynamoDB item.
 pub fn from_item(item: &Item) -> Result<LockRecord, LockError> {
-    let key = item
-        .get(KEY_ATTRIBUTE)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
-        .unwrap_or_default();
-    let corrupt = |detail: String| LockError::Corrupt {
-        key: key.clone(),
-        detail,
-    };
+    let key = item.get(KEY_ATTRIBUTE).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+    let corrupt = |detail: String| LockError::Corrupt { key: key.clone(), detail };
     let text = |name: &str| -> Result<String, LockError> {
         item.get(name)
             .and_then(|v| v.as_s().ok())
@@ -328,10 +309,9 @@ pub fn from_item(item: &Item) -> Result<LockRecord, LockError> {
             .ok_or_else(|| corrupt(format!("`{name}` is missing or not a number")))
     };
     let ci: BTreeMap<String, String> = match item.get("ci") {
-        Some(AttributeValue::M(map)) => map
-            .iter()
-            .filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone())))
-            .collect(),
+        Some(AttributeValue::M(map)) => {
+            map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_s().ok()?.clone()))).collect()
+        }
         _ => BTreeMap::new(),
     };
     Ok(LockRecord {
@@ -357,11 +337,7 @@ impl LockBackend for DynamoDbLocks {
         format!("DynamoDB table `{}`", self.table)
     }
 
-    fn try_acquire<'a>(
-        &'a self,
-        record: &'a LockRecord,
-        now: i64,
-    ) -> BoxFuture<'a, Result<AcquireOutcome, LockError>> {
+    fn try_acquire<'a>(&'a self, record: &'a LockRecord, now: i64) -> BoxFuture<'a, Result<AcquireOutcome, LockError>> {
         Box::pin(self.acquire_once(record, now))
     }
 
@@ -377,11 +353,7 @@ impl LockBackend for DynamoDbLocks {
         Box::pin(self.heartbeat_once(key, lock_id, rvn, new_rvn, now, expires_at))
     }
 
-    fn release<'a>(
-        &'a self,
-        key: &'a str,
-        lock_id: &'a str,
-    ) -> BoxFuture<'a, Result<(), LockError>> {
+    fn release<'a>(&'a self, key: &'a str, lock_id: &'a str) -> BoxFuture<'a, Result<(), LockError>> {
         Box::pin(self.release_once(key, lock_id))
     }
 
@@ -404,12 +376,7 @@ mod tests {
     fn items_round_trip() {
         let mut owner = Owner::current("apply", "dep-1");
         owner.ci.insert("GITHUB_RUN_ID".into(), "42".into());
-        let mut r = LockRecord::new(
-            "tenant:default:stack:a:env:dev".into(),
-            &owner,
-            Duration::from_secs(120),
-            1000.5,
-        );
+        let mut r = LockRecord::new("tenant:default:stack:a:env:dev".into(), &owner, Duration::from_secs(120), 1000.5);
         r.takeover_of = Some("old".into());
         assert_eq!(from_item(&to_item(&r)).unwrap(), r);
     }

@@ -72,11 +72,7 @@ pub struct AcquireOptions {
 
 impl Default for AcquireOptions {
     fn default() -> Self {
-        AcquireOptions {
-            lease: DEFAULT_LEASE,
-            timeout: Duration::ZERO,
-            on_wait: None,
-        }
+        AcquireOptions { lease: DEFAULT_LEASE, timeout: Duration::ZERO, on_wait: None }
     }
 }
 
@@ -94,18 +90,16 @@ pub async fn acquire(
         let now = now_f.floor() as i64;
         let record = LockRecord::new(key.clone(), &request.owner, options.lease, now_f);
         let holder = match backend.try_acquire(&record, now).await? {
-            AcquireOutcome::Acquired { replaced } => {
-                match blocking_lock(backend.as_ref(), request, now).await? {
-                    None => return Ok(LockGuard::start(backend, record, replaced, options.lease)),
-                    Some(blocker) => {
-                        match backend.release(&key, &record.lock_id).await {
-                            Ok(()) | Err(LockError::NotHeld { .. }) => {}
-                            Err(e) => return Err(e),
-                        }
-                        blocker
+            AcquireOutcome::Acquired { replaced } => match blocking_lock(backend.as_ref(), request, now).await? {
+                None => return Ok(LockGuard::start(backend, record, replaced, options.lease)),
+                Some(blocker) => {
+                    match backend.release(&key, &record.lock_id).await {
+                        Ok(()) | Err(LockError::NotHeld { .. }) => {}
+                        Err(e) => return Err(e),
                     }
+                    blocker
                 }
-            }
+            },
             AcquireOutcome::Held(holder) => holder,
         };
         let waited = started.elapsed();
@@ -134,10 +128,7 @@ async fn blocking_lock(
             let live = backend.list(&prefix).await?;
             Ok(live.into_iter().find(|r| !r.is_expired(now)))
         }
-        Granularity::Service(_) => Ok(backend
-            .get(&request.scope.lock_key())
-            .await?
-            .filter(|r| !r.is_expired(now))),
+        Granularity::Service(_) => Ok(backend.get(&request.scope.lock_key()).await?.filter(|r| !r.is_expired(now))),
     }
 }
 
@@ -162,11 +153,7 @@ impl LockGuard {
         let takeover = replaced.map(|old| {
             record.takeover_of = Some(old.lock_id.clone());
             record.takeover_from = Some(old.locked_by.clone());
-            LockTakeover {
-                previous_lock_id: old.lock_id,
-                previous_holder: old.locked_by,
-                taken_at: Utc::now(),
-            }
+            LockTakeover { previous_lock_id: old.lock_id, previous_holder: old.locked_by, taken_at: Utc::now() }
         });
         let (tx, rx) = watch::channel(LockHealth::Held);
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -179,14 +166,7 @@ impl LockGuard {
             tx,
             stop_rx,
         ));
-        LockGuard {
-            backend,
-            record,
-            takeover,
-            health: rx,
-            stop: Some(stop_tx),
-            task: Some(task),
-        }
+        LockGuard { backend, record, takeover, health: rx, stop: Some(stop_tx), task: Some(task) }
     }
 
     /// The record as written when the lock was taken.
@@ -221,14 +201,9 @@ impl LockGuard {
     pub async fn release(mut self) -> Result<(), LockError> {
         self.stop_heartbeat().await;
         if let LockHealth::Lost { reason } = &*self.health.borrow() {
-            return Err(LockError::Lost {
-                key: self.record.lock_key.clone(),
-                reason: reason.clone(),
-            });
+            return Err(LockError::Lost { key: self.record.lock_key.clone(), reason: reason.clone() });
         }
-        self.backend
-            .release(&self.record.lock_key, &self.record.lock_id)
-            .await
+        self.backend.release(&self.record.lock_key, &self.record.lock_id).await
     }
 
     async fn stop_heartbeat(&mut self) {
@@ -275,16 +250,8 @@ async fn heartbeat_loop(
         }
         let new_rvn = uuid::Uuid::new_v4().to_string();
         let now_f = now_f64();
-        let result = backend
-            .heartbeat(
-                &key,
-                &lock_id,
-                &rvn,
-                &new_rvn,
-                now_f.floor() as i64,
-                expiry(now_f, lease),
-            )
-            .await;
+        let result =
+            backend.heartbeat(&key, &lock_id, &rvn, &new_rvn, now_f.floor() as i64, expiry(now_f, lease)).await;
         match result {
             Ok(()) => {
                 rvn = new_rvn;
@@ -305,19 +272,14 @@ async fn heartbeat_loop(
                     }
                 }
                 tracing::warn!(lock = %key, "heartbeat rejected, lock lost");
-                let _ = health.send(LockHealth::Lost {
-                    reason: format!("a heartbeat was rejected{current}"),
-                });
+                let _ = health.send(LockHealth::Lost { reason: format!("a heartbeat was rejected{current}") });
                 return;
             }
             Err(err) => {
                 unconfirmed.push(new_rvn);
                 if last_ok.elapsed() >= give_up_after {
                     let _ = health.send(LockHealth::Lost {
-                        reason: format!(
-                            "no heartbeat succeeded for {}s: {err}",
-                            last_ok.elapsed().as_secs()
-                        ),
+                        reason: format!("no heartbeat succeeded for {}s: {err}", last_ok.elapsed().as_secs()),
                     });
                     return;
                 }

@@ -41,9 +41,7 @@ impl LocalLocks {
     /// which no name can contain, so the mapping is one to one.
     fn path_of(&self, key: &str) -> Result<PathBuf, LockError> {
         if key.is_empty()
-            || !key
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b':')
+            || !key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b':')
         {
             return Err(LockError::Corrupt {
                 key: key.escape_debug().to_string(),
@@ -55,19 +53,13 @@ impl LocalLocks {
 
     fn acquire_sync(&self, record: &LockRecord, now: i64) -> Result<AcquireOutcome, LockError> {
         let path = self.path_of(&record.lock_key)?;
-        fs::create_dir_all(&self.dir)
-            .map_err(|e| io_err(format!("creating `{}` failed", self.dir.display()), e))?;
+        fs::create_dir_all(&self.dir).map_err(|e| io_err(format!("creating `{}` failed", self.dir.display()), e))?;
         loop {
             let tmp = self.temp_with(record)?;
             match tmp.persist_noclobber(&path) {
                 Ok(_) => return Ok(AcquireOutcome::Acquired { replaced: None }),
                 Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => {
-                    return Err(io_err(
-                        format!("creating `{}` failed", path.display()),
-                        e.error,
-                    ))
-                }
+                Err(e) => return Err(io_err(format!("creating `{}` failed", path.display()), e.error)),
             }
             let _guard = Guard::take(&path)?;
             let Some(current) = read(&path, &record.lock_key)? else {
@@ -80,9 +72,7 @@ impl LocalLocks {
             ours.takeover_of = Some(current.lock_id.clone());
             ours.takeover_from = Some(current.locked_by.clone());
             self.replace(&path, &ours)?;
-            return Ok(AcquireOutcome::Acquired {
-                replaced: Some(current),
-            });
+            return Ok(AcquireOutcome::Acquired { replaced: Some(current) });
         }
     }
 
@@ -113,14 +103,10 @@ impl LocalLocks {
         let path = self.path_of(key)?;
         let _guard = Guard::take(&path)?;
         match read(&path, key)? {
-            Some(r) if r.lock_id == lock_id => fs::remove_file(&path)
-                .map_err(|e| io_err(format!("removing `{}` failed", path.display()), e)),
-            other => Err(LockError::not_held(
-                key,
-                lock_id,
-                other.as_ref(),
-                chrono::Utc::now().timestamp(),
-            )),
+            Some(r) if r.lock_id == lock_id => {
+                fs::remove_file(&path).map_err(|e| io_err(format!("removing `{}` failed", path.display()), e))
+            }
+            other => Err(LockError::not_held(key, lock_id, other.as_ref(), chrono::Utc::now().timestamp())),
         }
     }
 
@@ -128,17 +114,11 @@ impl LocalLocks {
         let entries = match fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(io_err(
-                    format!("listing `{}` failed", self.dir.display()),
-                    e,
-                ))
-            }
+            Err(e) => return Err(io_err(format!("listing `{}` failed", self.dir.display()), e)),
         };
         let mut out = Vec::new();
         for entry in entries {
-            let entry =
-                entry.map_err(|e| io_err(format!("listing `{}` failed", self.dir.display()), e))?;
+            let entry = entry.map_err(|e| io_err(format!("listing `{}` failed", self.dir.display()), e))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             let Some(stem) = name.strip_suffix(".json") else {
@@ -163,12 +143,7 @@ impl LocalLocks {
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(&self.dir)
-            .map_err(|e| {
-                io_err(
-                    format!("creating a file in `{}` failed", self.dir.display()),
-                    e,
-                )
-            })?;
+            .map_err(|e| io_err(format!("creating a file in `{}` failed", self.dir.display()), e))?;
         let body = serde_json::to_vec_pretty(record).expect("a lock record serializes");
         tmp.write_all(&body)
             .and_then(|_| tmp.as_file().sync_all())
@@ -188,20 +163,14 @@ fn read(path: &Path, key: &str) -> Result<Option<LockRecord>, LockError> {
     match fs::read(path) {
         Ok(body) => serde_json::from_slice(&body)
             .map(Some)
-            .map_err(|e| LockError::Corrupt {
-                key: key.to_string(),
-                detail: format!("`{}`: {e}", path.display()),
-            }),
+            .map_err(|e| LockError::Corrupt { key: key.to_string(), detail: format!("`{}`: {e}", path.display()) }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(format!("reading `{}` failed", path.display()), e)),
     }
 }
 
 fn io_err(message: String, source: io::Error) -> LockError {
-    LockError::Io {
-        message: format!("{message}: {source}"),
-        source,
-    }
+    LockError::Io { message: format!("{message}: {source}"), source }
 }
 
 /// `.<lock file>.guard`, created with `O_EXCL`, removed on drop.
@@ -209,10 +178,7 @@ struct Guard(PathBuf);
 
 impl Guard {
     fn take(lock_path: &Path) -> Result<Guard, LockError> {
-        let name = lock_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .expect("lock paths have a file name");
+        let name = lock_path.file_name().and_then(|n| n.to_str()).expect("lock paths have a file name");
         let path = lock_path.with_file_name(format!(".{name}.guard"));
         let started = Instant::now();
         loop {
@@ -253,11 +219,7 @@ impl LockBackend for LocalLocks {
         format!("lock directory `{}`", self.dir.display())
     }
 
-    fn try_acquire<'a>(
-        &'a self,
-        record: &'a LockRecord,
-        now: i64,
-    ) -> BoxFuture<'a, Result<AcquireOutcome, LockError>> {
+    fn try_acquire<'a>(&'a self, record: &'a LockRecord, now: i64) -> BoxFuture<'a, Result<AcquireOutcome, LockError>> {
         Box::pin(async move { self.acquire_sync(record, now) })
     }
 
@@ -273,11 +235,7 @@ impl LockBackend for LocalLocks {
         Box::pin(async move { self.heartbeat_sync(key, lock_id, rvn, new_rvn, now, expires_at) })
     }
 
-    fn release<'a>(
-        &'a self,
-        key: &'a str,
-        lock_id: &'a str,
-    ) -> BoxFuture<'a, Result<(), LockError>> {
+    fn release<'a>(&'a self, key: &'a str, lock_id: &'a str) -> BoxFuture<'a, Result<(), LockError>> {
         Box::pin(async move { self.release_sync(key, lock_id) })
     }
 

@@ -60,11 +60,7 @@ pub trait LockBackend: Send + Sync {
     /// Writes `record` unless a live lock (`expiresAt >= now`) holds its key.
     /// When an expired lock is replaced, the record written carries
     /// `takeoverOf`/`takeoverFrom`.
-    fn try_acquire<'a>(
-        &'a self,
-        record: &'a LockRecord,
-        now: i64,
-    ) -> BoxFuture<'a, Result<AcquireOutcome, LockError>>;
+    fn try_acquire<'a>(&'a self, record: &'a LockRecord, now: i64) -> BoxFuture<'a, Result<AcquireOutcome, LockError>>;
 
     /// Renews the lease: succeeds only if the lock still has `lock_id` and
     /// `rvn`; sets `new_rvn`, `lastHeartbeat = now`, `expiresAt`.
@@ -79,11 +75,7 @@ pub trait LockBackend: Send + Sync {
     ) -> BoxFuture<'a, Result<(), LockError>>;
 
     /// Deletes the lock only if it is `lock_id`.
-    fn release<'a>(
-        &'a self,
-        key: &'a str,
-        lock_id: &'a str,
-    ) -> BoxFuture<'a, Result<(), LockError>>;
+    fn release<'a>(&'a self, key: &'a str, lock_id: &'a str) -> BoxFuture<'a, Result<(), LockError>>;
 
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<LockRecord>, LockError>>;
 
@@ -114,9 +106,7 @@ pub enum LockError {
     },
     #[error("the lock `{key}` was lost: {reason}\nhint: another run may have taken it after a missed heartbeat; check `panka locks`")]
     Lost { key: String, reason: String },
-    #[error(
-        "no lock with id `{lock_id}`\nhint: `panka locks` lists the current locks and their ids"
-    )]
+    #[error("no lock with id `{lock_id}`\nhint: `panka locks` lists the current locks and their ids")]
     NoSuchLock { lock_id: String },
     #[error("the lock record `{key}` is malformed: {detail}")]
     Corrupt { key: String, detail: String },
@@ -133,13 +123,10 @@ pub enum LockError {
 impl LockError {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            LockError::Held { .. } | LockError::NotHeld { .. } | LockError::Lost { .. } => {
-                ExitStatus::Locked
+            LockError::Held { .. } | LockError::NotHeld { .. } | LockError::Lost { .. } => ExitStatus::Locked,
+            LockError::NoSuchLock { .. } | LockError::Corrupt { .. } | LockError::Aws(_) | LockError::Io { .. } => {
+                ExitStatus::Error
             }
-            LockError::NoSuchLock { .. }
-            | LockError::Corrupt { .. }
-            | LockError::Aws(_)
-            | LockError::Io { .. } => ExitStatus::Error,
         }
     }
 
@@ -148,19 +135,12 @@ impl LockError {
             key: record.lock_key.clone(),
             holder: record.describe_holder(now),
             lock_id: record.lock_id.clone(),
-            waited: waited
-                .map(|w| format!(" (waited {})", record::human(w)))
-                .unwrap_or_default(),
+            waited: waited.map(|w| format!(" (waited {})", record::human(w))).unwrap_or_default(),
             record: Box::new(record),
         }
     }
 
-    pub(crate) fn not_held(
-        key: &str,
-        lock_id: &str,
-        current: Option<&LockRecord>,
-        now: i64,
-    ) -> LockError {
+    pub(crate) fn not_held(key: &str, lock_id: &str, current: Option<&LockRecord>, now: i64) -> LockError {
         LockError::NotHeld {
             key: key.to_string(),
             lock_id: lock_id.to_string(),

@@ -88,10 +88,7 @@ impl fmt::Display for LockListing {
                 e.record.locked_by,
                 e.record.operation,
                 human(std::time::Duration::from_secs(e.age_seconds)),
-                format!(
-                    "{} ago",
-                    human(std::time::Duration::from_secs(e.since_heartbeat_seconds))
-                ),
+                format!("{} ago", human(std::time::Duration::from_secs(e.since_heartbeat_seconds))),
                 e.liveness
             )?;
         }
@@ -100,18 +97,12 @@ impl fmt::Display for LockListing {
 }
 
 /// Every lock of the tenant, with age and liveness.
-pub async fn list_locks(
-    backend: &dyn LockBackend,
-    tenant: &TenantScope,
-) -> Result<LockListing, LockError> {
+pub async fn list_locks(backend: &dyn LockBackend, tenant: &TenantScope) -> Result<LockListing, LockError> {
     let now = chrono::Utc::now().timestamp();
     let records = backend.list(&tenant.lock_key_prefix()).await?;
     Ok(LockListing {
         tenant: tenant.tenant.to_string(),
-        locks: records
-            .into_iter()
-            .map(|r| LockEntry::new(r, now))
-            .collect(),
+        locks: records.into_iter().map(|r| LockEntry::new(r, now)).collect(),
     })
 }
 
@@ -126,9 +117,7 @@ pub async fn find_lock(
         .await?
         .into_iter()
         .find(|r| r.lock_id == lock_id)
-        .ok_or_else(|| LockError::NoSuchLock {
-            lock_id: lock_id.escape_debug().to_string(),
-        })
+        .ok_or_else(|| LockError::NoSuchLock { lock_id: lock_id.escape_debug().to_string() })
 }
 
 /// Removes `record`'s lock if it still has the same id.

@@ -118,24 +118,13 @@ impl LockRecord {
 
     /// The most useful CI link or id recorded, if any.
     pub fn ci_url(&self) -> Option<String> {
-        for key in [
-            "CI_JOB_URL",
-            "BUILD_URL",
-            "CIRCLE_BUILD_URL",
-            "BUILDKITE_BUILD_URL",
-        ] {
+        for key in ["CI_JOB_URL", "BUILD_URL", "CIRCLE_BUILD_URL", "BUILDKITE_BUILD_URL"] {
             if let Some(v) = self.ci.get(key) {
                 return Some(v.clone());
             }
         }
-        match (
-            self.ci.get("GITHUB_SERVER_URL"),
-            self.ci.get("GITHUB_REPOSITORY"),
-            self.ci.get("GITHUB_RUN_ID"),
-        ) {
-            (Some(server), Some(repo), Some(run)) => {
-                Some(format!("{server}/{repo}/actions/runs/{run}"))
-            }
+        match (self.ci.get("GITHUB_SERVER_URL"), self.ci.get("GITHUB_REPOSITORY"), self.ci.get("GITHUB_RUN_ID")) {
+            (Some(server), Some(repo), Some(run)) => Some(format!("{server}/{repo}/actions/runs/{run}")),
             (_, _, Some(run)) => Some(format!("github run {run}")),
             _ => None,
         }

@@ -23,11 +23,7 @@ pub enum StateError {
     #[error(
         "state conflict: `{location}` belongs to lineage {found}, this run has lineage {expected}\nhint: the state was replaced or belongs to another stack; inspect it with `panka state pull`"
     )]
-    LineageMismatch {
-        location: String,
-        expected: String,
-        found: String,
-    },
+    LineageMismatch { location: String, expected: String, found: String },
     #[error(
         "the lock was lost, so the state was not written\n{rescue_note}hint: another run may have taken the lock after a missed heartbeat; check `panka locks`, then push the saved state if it is still the newest"
     )]
@@ -42,9 +38,7 @@ pub enum StateError {
         rescue: PathBuf,
         push_command: String,
     },
-    #[error(
-        "writing `{location}` failed: {source}\nsaving a local copy failed too: {rescue_error}"
-    )]
+    #[error("writing `{location}` failed: {source}\nsaving a local copy failed too: {rescue_error}")]
     WriteAndRescueFailed {
         location: String,
         #[source]
@@ -74,9 +68,7 @@ pub enum StateError {
 impl StateError {
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            StateError::Conflict { .. } | StateError::LineageMismatch { .. } => {
-                ExitStatus::StateConflict
-            }
+            StateError::Conflict { .. } | StateError::LineageMismatch { .. } => ExitStatus::StateConflict,
             StateError::PushRefused { .. } => ExitStatus::StateConflict,
             StateError::LockLost { .. } => ExitStatus::Locked,
             StateError::Name(_) => ExitStatus::Invalid,

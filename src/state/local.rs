@@ -35,17 +35,10 @@ impl LocalStateStore {
 
     fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
         let relative = Path::new(key);
-        let safe = !key.is_empty()
-            && relative
-                .components()
-                .all(|c| matches!(c, Component::Normal(_)));
+        let safe = !key.is_empty() && relative.components().all(|c| matches!(c, Component::Normal(_)));
         if !safe {
             return Err(io_error(
-                format!(
-                    "refusing the key `{}`: it would leave `{}`",
-                    key.escape_debug(),
-                    self.root.display()
-                ),
+                format!("refusing the key `{}`: it would leave `{}`", key.escape_debug(), self.root.display()),
                 io::Error::from(io::ErrorKind::InvalidInput),
             ));
         }
@@ -55,41 +48,21 @@ impl LocalStateStore {
     fn get_sync(&self, key: &str) -> Result<Option<Object>, StoreError> {
         let path = self.path_of(key)?;
         match fs::read(&path) {
-            Ok(body) => Ok(Some(Object {
-                version: content_version(&body),
-                body,
-            })),
+            Ok(body) => Ok(Some(Object { version: content_version(&body), body })),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io_error(
-                format!("reading `{}` failed: {e}", path.display()),
-                e,
-            )),
+            Err(e) => Err(io_error(format!("reading `{}` failed: {e}", path.display()), e)),
         }
     }
 
-    fn put_sync(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        condition: Precondition,
-    ) -> Result<Version, StoreError> {
+    fn put_sync(&self, key: &str, body: Vec<u8>, condition: Precondition) -> Result<Version, StoreError> {
         let path = self.path_of(key)?;
         let dir = path.parent().expect("a key has a parent directory");
-        fs::create_dir_all(dir)
-            .map_err(|e| io_error(format!("creating `{}` failed: {e}", dir.display()), e))?;
+        fs::create_dir_all(dir).map_err(|e| io_error(format!("creating `{}` failed: {e}", dir.display()), e))?;
         let version = content_version(&body);
         let mut tmp = tempfile::Builder::new()
             .prefix(".tmp-")
             .tempfile_in(dir)
-            .map_err(|e| {
-                io_error(
-                    format!(
-                        "creating a temporary file in `{}` failed: {e}",
-                        dir.display()
-                    ),
-                    e,
-                )
-            })?;
+            .map_err(|e| io_error(format!("creating a temporary file in `{}` failed: {e}", dir.display()), e))?;
         tmp.write_all(&body)
             .and_then(|_| tmp.as_file().sync_all())
             .map_err(|e| io_error(format!("writing `{}` failed: {e}", tmp.path().display()), e))?;
@@ -97,23 +70,16 @@ impl LocalStateStore {
             Precondition::IfAbsent => {
                 tmp.persist_noclobber(&path).map_err(|e| {
                     if e.error.kind() == io::ErrorKind::AlreadyExists {
-                        StoreError::PreconditionFailed {
-                            key: key.to_string(),
-                        }
+                        StoreError::PreconditionFailed { key: key.to_string() }
                     } else {
-                        io_error(
-                            format!("writing `{}` failed: {}", path.display(), e.error),
-                            e.error,
-                        )
+                        io_error(format!("writing `{}` failed: {}", path.display(), e.error), e.error)
                     }
                 })?;
             }
             Precondition::IfMatch(expected) => {
                 let current = self.get_sync(key)?;
                 if current.map(|o| o.version) != Some(expected) {
-                    return Err(StoreError::PreconditionFailed {
-                        key: key.to_string(),
-                    });
+                    return Err(StoreError::PreconditionFailed { key: key.to_string() });
                 }
                 persist(tmp, &path)?;
             }
@@ -128,11 +94,7 @@ impl LocalStateStore {
             Some(i) => &prefix[..i],
             None => "",
         };
-        let start = if dir_part.is_empty() {
-            self.root.clone()
-        } else {
-            self.path_of(dir_part)?
-        };
+        let start = if dir_part.is_empty() { self.root.clone() } else { self.path_of(dir_part)? };
         let mut out = Vec::new();
         walk(&self.root, &start, &mut out)?;
         out.retain(|l| l.key.starts_with(prefix));
@@ -145,62 +107,36 @@ fn walk(root: &Path, dir: &Path, out: &mut Vec<Listed>) -> Result<(), StoreError
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => {
-            return Err(io_error(
-                format!("listing `{}` failed: {e}", dir.display()),
-                e,
-            ))
-        }
+        Err(e) => return Err(io_error(format!("listing `{}` failed: {e}", dir.display()), e)),
     };
     for entry in entries {
-        let entry =
-            entry.map_err(|e| io_error(format!("listing `{}` failed: {e}", dir.display()), e))?;
+        let entry = entry.map_err(|e| io_error(format!("listing `{}` failed: {e}", dir.display()), e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.starts_with('.') {
             continue; // temporary files and lock guards
         }
-        let file_type = entry.file_type().map_err(|e| {
-            io_error(
-                format!("reading `{}` failed: {e}", entry.path().display()),
-                e,
-            )
-        })?;
+        let file_type =
+            entry.file_type().map_err(|e| io_error(format!("reading `{}` failed: {e}", entry.path().display()), e))?;
         if file_type.is_dir() {
             walk(root, &entry.path(), out)?;
         } else if file_type.is_file() {
-            let meta = entry.metadata().map_err(|e| {
-                io_error(
-                    format!("reading `{}` failed: {e}", entry.path().display()),
-                    e,
-                )
-            })?;
+            let meta = entry
+                .metadata()
+                .map_err(|e| io_error(format!("reading `{}` failed: {e}", entry.path().display()), e))?;
             let path = entry.path();
             let Ok(relative) = path.strip_prefix(root) else {
                 continue;
             };
-            let key = relative
-                .components()
-                .filter_map(|c| c.as_os_str().to_str())
-                .collect::<Vec<_>>()
-                .join("/");
-            out.push(Listed {
-                key,
-                size: meta.len(),
-                last_modified: meta.modified().ok().map(DateTime::<Utc>::from),
-            });
+            let key = relative.components().filter_map(|c| c.as_os_str().to_str()).collect::<Vec<_>>().join("/");
+            out.push(Listed { key, size: meta.len(), last_modified: meta.modified().ok().map(DateTime::<Utc>::from) });
         }
     }
     Ok(())
 }
 
 fn persist(tmp: tempfile::NamedTempFile, path: &Path) -> Result<(), StoreError> {
-    tmp.persist(path).map_err(|e| {
-        io_error(
-            format!("writing `{}` failed: {}", path.display(), e.error),
-            e.error,
-        )
-    })?;
+    tmp.persist(path).map_err(|e| io_error(format!("writing `{}` failed: {}", path.display(), e.error), e.error))?;
     Ok(())
 }
 
@@ -241,10 +177,7 @@ mod tests {
     use super::*;
 
     fn block<T>(f: impl std::future::Future<Output = T>) -> T {
-        tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap()
-            .block_on(f)
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
     }
 
     #[test]
@@ -252,37 +185,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStateStore::new(dir.path());
         block(async {
-            let v1 = store
-                .put("a/b.json", b"one".to_vec(), Precondition::IfAbsent)
-                .await
-                .unwrap();
+            let v1 = store.put("a/b.json", b"one".to_vec(), Precondition::IfAbsent).await.unwrap();
             assert!(matches!(
-                store
-                    .put("a/b.json", b"x".to_vec(), Precondition::IfAbsent)
-                    .await,
+                store.put("a/b.json", b"x".to_vec(), Precondition::IfAbsent).await,
                 Err(StoreError::PreconditionFailed { .. })
             ));
-            let v2 = store
-                .put(
-                    "a/b.json",
-                    b"two".to_vec(),
-                    Precondition::IfMatch(v1.clone()),
-                )
-                .await
-                .unwrap();
+            let v2 = store.put("a/b.json", b"two".to_vec(), Precondition::IfMatch(v1.clone())).await.unwrap();
             assert!(matches!(
-                store
-                    .put("a/b.json", b"three".to_vec(), Precondition::IfMatch(v1))
-                    .await,
+                store.put("a/b.json", b"three".to_vec(), Precondition::IfMatch(v1)).await,
                 Err(StoreError::PreconditionFailed { .. })
             ));
             let got = store.get("a/b.json").await.unwrap().unwrap();
             assert_eq!(got.body, b"two");
             assert_eq!(got.version, v2);
             assert!(matches!(
-                store
-                    .put("missing.json", b"x".to_vec(), Precondition::IfMatch(v2))
-                    .await,
+                store.put("missing.json", b"x".to_vec(), Precondition::IfMatch(v2)).await,
                 Err(StoreError::PreconditionFailed { .. })
             ));
         });
@@ -294,13 +211,7 @@ mod tests {
         let store = LocalStateStore::new(dir.path().join("inner"));
         block(async {
             for key in ["../x.json", "/etc/passwd", "a/../../x", "./a", ""] {
-                assert!(
-                    store
-                        .put(key, b"x".to_vec(), Precondition::None)
-                        .await
-                        .is_err(),
-                    "{key}"
-                );
+                assert!(store.put(key, b"x".to_vec(), Precondition::None).await.is_err(), "{key}");
             }
         });
         assert!(!dir.path().join("x.json").exists());
@@ -311,30 +222,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStateStore::new(dir.path());
         block(async {
-            store
-                .put(
-                    "stacks/a/dev/state.json",
-                    b"{}".to_vec(),
-                    Precondition::None,
-                )
-                .await
-                .unwrap();
-            store
-                .put(
-                    "stacks/ab/dev/state.json",
-                    b"{}".to_vec(),
-                    Precondition::None,
-                )
-                .await
-                .unwrap();
+            store.put("stacks/a/dev/state.json", b"{}".to_vec(), Precondition::None).await.unwrap();
+            store.put("stacks/ab/dev/state.json", b"{}".to_vec(), Precondition::None).await.unwrap();
             fs::write(dir.path().join("stacks/a/dev/.tmp-x"), b"").unwrap();
-            let keys: Vec<_> = store
-                .list("stacks/a/")
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|l| l.key)
-                .collect();
+            let keys: Vec<_> = store.list("stacks/a/").await.unwrap().into_iter().map(|l| l.key).collect();
             assert_eq!(keys, vec!["stacks/a/dev/state.json"]);
             let all = store.list("stacks/").await.unwrap();
             assert_eq!(all.len(), 2);

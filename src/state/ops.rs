@@ -29,19 +29,10 @@ impl fmt::Display for StateView {
         let s = &self.state;
         let m = &s.metadata;
         writeln!(f, "state     {}", self.location)?;
-        writeln!(
-            f,
-            "stack     {} / {} (tenant {})",
-            m.stack, m.environment, m.tenant
-        )?;
+        writeln!(f, "stack     {} / {} (tenant {})", m.stack, m.environment, m.tenant)?;
         writeln!(f, "serial    {}  lineage {}", s.serial, s.lineage)?;
         if let Some(at) = m.last_updated {
-            writeln!(
-                f,
-                "updated   {} by {}",
-                at.to_rfc3339(),
-                m.last_updated_by.as_deref().unwrap_or("unknown")
-            )?;
+            writeln!(f, "updated   {} by {}", at.to_rfc3339(), m.last_updated_by.as_deref().unwrap_or("unknown"))?;
         }
         if let Some(t) = &m.lock_takeover {
             writeln!(
@@ -55,34 +46,19 @@ impl fmt::Display for StateView {
         if s.components.is_empty() {
             writeln!(f, "no components")?;
         } else {
-            writeln!(
-                f,
-                "{:<40} {:<14} {:<12} UPDATED",
-                "COMPONENT", "KIND", "STATUS"
-            )?;
+            writeln!(f, "{:<40} {:<14} {:<12} UPDATED", "COMPONENT", "KIND", "STATUS")?;
             for (name, c) in &s.components {
-                writeln!(
-                    f,
-                    "{:<40} {:<14} {:<12} {}",
-                    name,
-                    c.kind,
-                    c.status.to_string(),
-                    c.updated_at.to_rfc3339()
-                )?;
+                writeln!(f, "{:<40} {:<14} {:<12} {}", name, c.kind, c.status.to_string(), c.updated_at.to_rfc3339())?;
             }
         }
         Ok(())
     }
 }
 
-pub async fn show(
-    store: &dyn StateStore,
-    scope: &StackScope,
-) -> Result<Option<StateView>, StateError> {
-    Ok(read_state(store, scope).await?.map(|(state, _)| StateView {
-        location: store.describe(&scope.state_key()),
-        state,
-    }))
+pub async fn show(store: &dyn StateStore, scope: &StackScope) -> Result<Option<StateView>, StateError> {
+    Ok(read_state(store, scope)
+        .await?
+        .map(|(state, _)| StateView { location: store.describe(&scope.state_key()), state }))
 }
 
 /// `panka state list`: every stack and environment of the tenant with a state.
@@ -106,11 +82,7 @@ impl fmt::Display for StateList {
         if self.states.is_empty() {
             return writeln!(f, "no states for tenant `{}`", self.tenant);
         }
-        writeln!(
-            f,
-            "{:<24} {:<16} {:<26} LOCATION",
-            "STACK", "ENVIRONMENT", "MODIFIED"
-        )?;
+        writeln!(f, "{:<24} {:<16} {:<26} LOCATION", "STACK", "ENVIRONMENT", "MODIFIED")?;
         for s in &self.states {
             writeln!(
                 f,
@@ -127,10 +99,10 @@ impl fmt::Display for StateList {
 
 pub async fn list(store: &dyn StateStore, tenant: &TenantScope) -> Result<StateList, StateError> {
     let root = tenant.stacks_root();
-    let listed = store.list(&root).await.map_err(|source| StateError::Read {
-        location: store.describe(&root),
-        source: Box::new(source),
-    })?;
+    let listed = store
+        .list(&root)
+        .await
+        .map_err(|source| StateError::Read { location: store.describe(&root), source: Box::new(source) })?;
     let states = listed
         .into_iter()
         .filter_map(|l| {
@@ -146,10 +118,7 @@ pub async fn list(store: &dyn StateStore, tenant: &TenantScope) -> Result<StateL
             })
         })
         .collect();
-    Ok(StateList {
-        tenant: tenant.tenant.to_string(),
-        states,
-    })
+    Ok(StateList { tenant: tenant.tenant.to_string(), states })
 }
 
 /// `panka state history`: the history copies, oldest first.
@@ -187,21 +156,16 @@ impl fmt::Display for History {
 
 pub async fn history(store: &dyn StateStore, scope: &StackScope) -> Result<History, StateError> {
     let dir = scope.history_dir();
-    let listed = store.list(&dir).await.map_err(|source| StateError::Read {
-        location: store.describe(&dir),
-        source: Box::new(source),
-    })?;
+    let listed = store
+        .list(&dir)
+        .await
+        .map_err(|source| StateError::Read { location: store.describe(&dir), source: Box::new(source) })?;
     let mut entries: Vec<HistoryEntry> = listed
         .into_iter()
         .filter_map(|l| {
             let name = l.key.strip_prefix(&dir)?;
             let (serial, deployment_id) = parse_history_name(name)?;
-            Some(HistoryEntry {
-                serial,
-                deployment_id,
-                key: l.key,
-                last_modified: l.last_modified,
-            })
+            Some(HistoryEntry { serial, deployment_id, key: l.key, last_modified: l.last_modified })
         })
         .collect();
     entries.sort_by_key(|e| e.serial);
@@ -217,20 +181,15 @@ pub async fn pull(
 ) -> Result<Option<Vec<u8>>, StateError> {
     let key = match serial {
         None => scope.state_key(),
-        Some(n) => match history(store, scope)
-            .await?
-            .entries
-            .into_iter()
-            .find(|e| e.serial == n)
-        {
+        Some(n) => match history(store, scope).await?.entries.into_iter().find(|e| e.serial == n) {
             Some(e) => e.key,
             None => return Ok(None),
         },
     };
-    let object = store.get(&key).await.map_err(|source| StateError::Read {
-        location: store.describe(&key),
-        source: Box::new(source),
-    })?;
+    let object = store
+        .get(&key)
+        .await
+        .map_err(|source| StateError::Read { location: store.describe(&key), source: Box::new(source) })?;
     Ok(object.map(|o| o.body))
 }
 
@@ -248,16 +207,8 @@ pub struct Pushed {
 impl fmt::Display for Pushed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.previous_serial {
-            Some(p) => writeln!(
-                f,
-                "pushed serial {} over serial {} to {}",
-                self.serial, p, self.location
-            )?,
-            None => writeln!(
-                f,
-                "pushed serial {} to {} (no state before)",
-                self.serial, self.location
-            )?,
+            Some(p) => writeln!(f, "pushed serial {} over serial {} to {}", self.serial, p, self.location)?,
+            None => writeln!(f, "pushed serial {} to {} (no state before)", self.serial, self.location)?,
         }
         if let Some(w) = &self.history_warning {
             writeln!(f, "warning: {w}")?;
@@ -305,7 +256,8 @@ pub async fn push(
                         "`{source_name}` has lineage {}, the stored state has lineage {}",
                         state.lineage, current.lineage
                     ),
-                    hint: "it belongs to another history of this stack; pass --force to replace the stored state".to_string(),
+                    hint: "it belongs to another history of this stack; pass --force to replace the stored state"
+                        .to_string(),
                 });
             }
             if state.serial <= current.serial && !force {
@@ -326,9 +278,7 @@ pub async fn push(
     state.metadata.tenant = scope.tenant.tenant.to_string();
     if let Some(lock) = lock {
         if let LockHealth::Lost { .. } = &*lock.borrow() {
-            return Err(StateError::LockLost {
-                rescue_note: String::new(),
-            });
+            return Err(StateError::LockLost { rescue_note: String::new() });
         }
     }
     let key = scope.state_key();
@@ -344,12 +294,7 @@ pub async fn push(
                 rescue_note: String::new(),
             })
         }
-        Err(source) => {
-            return Err(StateError::Write {
-                location,
-                source: Box::new(source),
-            })
-        }
+        Err(source) => return Err(StateError::Write { location, source: Box::new(source) }),
     }
     let deployment = state.metadata.deployment_id.as_deref().unwrap_or("push");
     let history_key = scope.history_key(state.serial, deployment);
@@ -357,25 +302,11 @@ pub async fn push(
         .put(&history_key, bytes, Precondition::None)
         .await
         .err()
-        .map(|e| {
-            format!(
-                "history copy `{}` not written: {e}",
-                store.describe(&history_key)
-            )
-        });
-    Ok(Pushed {
-        location,
-        serial: state.serial,
-        previous_serial,
-        forced: force,
-        history_warning,
-    })
+        .map(|e| format!("history copy `{}` not written: {e}", store.describe(&history_key)));
+    Ok(Pushed { location, serial: state.serial, previous_serial, forced: force, history_warning })
 }
 
 /// The version of the stored state, for callers that need to compare (plan files).
-pub async fn current_version(
-    store: &dyn StateStore,
-    scope: &StackScope,
-) -> Result<Option<(u64, Version)>, StateError> {
+pub async fn current_version(store: &dyn StateStore, scope: &StackScope) -> Result<Option<(u64, Version)>, StateError> {
     Ok(read_state(store, scope).await?.map(|(s, v)| (s.serial, v)))
 }

@@ -26,10 +26,7 @@ pub struct S3StateStore {
 
 impl S3StateStore {
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
-        S3StateStore {
-            client,
-            bucket: bucket.into(),
-        }
+        S3StateStore { client, bucket: bucket.into() }
     }
 
     pub fn bucket(&self) -> &str {
@@ -41,42 +38,21 @@ impl S3StateStore {
     }
 
     async fn get_object(&self, key: &str) -> Result<Option<Object>, StoreError> {
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await;
+        let result = self.client.get_object().bucket(&self.bucket).key(key).send().await;
         let output = match result {
             Ok(output) => output,
             Err(err) if err.code() == Some("NoSuchKey") => return Ok(None),
-            Err(err) => {
-                return Err(explain(
-                    &err,
-                    &format!("GetObject `{key}`"),
-                    Resource::Bucket(&self.bucket),
-                )
-                .into())
-            }
+            Err(err) => return Err(explain(&err, &format!("GetObject `{key}`"), Resource::Bucket(&self.bucket)).into()),
         };
         let version = Version(output.e_tag().unwrap_or_default().to_string());
         let body = output.body.collect().await.map_err(|e| StoreError::Io {
             message: format!("reading `{}` failed: {e}", self.describe(key)),
             source: std::io::Error::other(e.to_string()),
         })?;
-        Ok(Some(Object {
-            body: body.into_bytes().to_vec(),
-            version,
-        }))
+        Ok(Some(Object { body: body.into_bytes().to_vec(), version }))
     }
 
-    async fn put_object(
-        &self,
-        key: &str,
-        body: Vec<u8>,
-        condition: Precondition,
-    ) -> Result<Version, StoreError> {
+    async fn put_object(&self, key: &str, body: Vec<u8>, condition: Precondition) -> Result<Version, StoreError> {
         let mut request = self
             .client
             .put_object()
@@ -105,41 +81,22 @@ impl S3StateStore {
                         || (matches!(condition, Precondition::IfMatch(_))
                             && (status == Some(404) && code != Some("NoSuchBucket"))))
                 {
-                    return Err(StoreError::PreconditionFailed {
-                        key: key.to_string(),
-                    });
+                    return Err(StoreError::PreconditionFailed { key: key.to_string() });
                 }
                 if status == Some(409) || code == Some("ConditionalRequestConflict") {
-                    return Err(StoreError::ConcurrentWrite {
-                        key: key.to_string(),
-                    });
+                    return Err(StoreError::ConcurrentWrite { key: key.to_string() });
                 }
-                Err(explain(
-                    &err,
-                    &format!("PutObject `{key}`"),
-                    Resource::Bucket(&self.bucket),
-                )
-                .into())
+                Err(explain(&err, &format!("PutObject `{key}`"), Resource::Bucket(&self.bucket)).into())
             }
         }
     }
 
     async fn list_objects(&self, prefix: &str) -> Result<Vec<Listed>, StoreError> {
         let mut out = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|err| {
-                StoreError::from(explain(
-                    &err,
-                    &format!("ListObjectsV2 `{prefix}`"),
-                    Resource::Bucket(&self.bucket),
-                ))
+                StoreError::from(explain(&err, &format!("ListObjectsV2 `{prefix}`"), Resource::Bucket(&self.bucket)))
             })?;
             for object in page.contents() {
                 let Some(key) = object.key() else { continue };

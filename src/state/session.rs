@@ -43,16 +43,13 @@ pub enum OnConflict {
 }
 
 /// Reads a stack's state: `None` when it has never been written.
-pub async fn read_state(
-    store: &dyn StateStore,
-    scope: &StackScope,
-) -> Result<Option<(State, Version)>, StateError> {
+pub async fn read_state(store: &dyn StateStore, scope: &StackScope) -> Result<Option<(State, Version)>, StateError> {
     let key = scope.state_key();
     let location = store.describe(&key);
-    let object = store.get(&key).await.map_err(|source| StateError::Read {
-        location: location.clone(),
-        source: Box::new(source),
-    })?;
+    let object = store
+        .get(&key)
+        .await
+        .map_err(|source| StateError::Read { location: location.clone(), source: Box::new(source) })?;
     let Some(object) = object else {
         return Ok(None);
     };
@@ -63,24 +60,16 @@ pub async fn read_state(
 
 /// Parses and checks a state document's format.
 pub fn parse_state(body: &[u8], location: &str) -> Result<State, StateError> {
-    let state: State = serde_json::from_slice(body).map_err(|e| StateError::Corrupt {
-        location: location.to_string(),
-        detail: e.to_string(),
-    })?;
+    let state: State = serde_json::from_slice(body)
+        .map_err(|e| StateError::Corrupt { location: location.to_string(), detail: e.to_string() })?;
     if state.format_version != FORMAT_VERSION {
         return Err(StateError::Corrupt {
             location: location.to_string(),
-            detail: format!(
-                "format_version is `{}`, this panka reads `{FORMAT_VERSION}`",
-                state.format_version
-            ),
+            detail: format!("format_version is `{}`, this panka reads `{FORMAT_VERSION}`", state.format_version),
         });
     }
     if state.lineage.is_empty() {
-        return Err(StateError::Corrupt {
-            location: location.to_string(),
-            detail: "lineage is empty".to_string(),
-        });
+        return Err(StateError::Corrupt { location: location.to_string(), detail: "lineage is empty".to_string() });
     }
     Ok(state)
 }
@@ -93,10 +82,7 @@ fn check_scope(state: &State, scope: &StackScope, location: &str) -> Result<(), 
     {
         return Err(StateError::Corrupt {
             location: location.to_string(),
-            detail: format!(
-                "it records tenant `{}`, stack `{}`, environment `{}`",
-                m.tenant, m.stack, m.environment
-            ),
+            detail: format!("it records tenant `{}`, stack `{}`, environment `{}`", m.tenant, m.stack, m.environment),
         });
     }
     Ok(())
@@ -114,11 +100,7 @@ pub struct SessionOptions {
 
 impl SessionOptions {
     pub fn new(writer: impl Into<String>, rescue_dir: impl Into<PathBuf>) -> Self {
-        SessionOptions {
-            writer: writer.into(),
-            rescue_dir: rescue_dir.into(),
-            on_conflict: OnConflict::Fail,
-        }
+        SessionOptions { writer: writer.into(), rescue_dir: rescue_dir.into(), on_conflict: OnConflict::Fail }
     }
 }
 
@@ -156,23 +138,9 @@ impl StateSession {
     ) -> Result<StateSession, StateError> {
         let (state, version) = match read_state(store.as_ref(), &scope).await? {
             Some((state, version)) => (state, Some(version)),
-            None => (
-                State::new(
-                    scope.stack.as_str(),
-                    scope.environment.as_str(),
-                    scope.tenant.tenant.as_str(),
-                ),
-                None,
-            ),
+            None => (State::new(scope.stack.as_str(), scope.environment.as_str(), scope.tenant.tenant.as_str()), None),
         };
-        Ok(StateSession {
-            store,
-            scope,
-            state,
-            version,
-            lock,
-            options,
-        })
+        Ok(StateSession { store, scope, state, version, lock, options })
     }
 
     /// The state as last read or written.
@@ -195,10 +163,7 @@ impl StateSession {
 
     /// Applies `change` to the current state and writes the result as the
     /// next serial. `change` may run more than once when the session rebases.
-    pub async fn commit(
-        &mut self,
-        mut change: impl FnMut(&mut State),
-    ) -> Result<Committed, StateError> {
+    pub async fn commit(&mut self, mut change: impl FnMut(&mut State)) -> Result<Committed, StateError> {
         let mut retries = 0u32;
         let mut base = self.state.clone();
         let mut expected = self.version.clone();
@@ -211,12 +176,7 @@ impl StateSession {
                     let history_warning = self.copy_to_history(&next).await;
                     self.state = next;
                     self.version = Some(version.clone());
-                    return Ok(Committed {
-                        serial: self.state.serial,
-                        version,
-                        history_warning,
-                        retries,
-                    });
+                    return Ok(Committed { serial: self.state.serial, version, history_warning, retries });
                 }
                 Err(Attempt::Retry) if retries < MAX_RETRIES => {
                     retries += 1;
@@ -231,20 +191,12 @@ impl StateSession {
                     expected = Some(version);
                 }
                 Err(Attempt::Retry) => {
-                    return Err(self.fail_write(
-                        &next,
-                        StoreError::ConcurrentWrite {
-                            key: self.scope.state_key(),
-                        },
-                    ))
+                    return Err(self.fail_write(&next, StoreError::ConcurrentWrite { key: self.scope.state_key() }))
                 }
                 Err(Attempt::Changed { latest }) => {
                     let (found, _) = *latest;
                     let rescue_note = match self.save_rescue(&next) {
-                        Ok(path) => format!(
-                            "the state this run meant to write was saved to `{}`\n",
-                            path.display()
-                        ),
+                        Ok(path) => format!("the state this run meant to write was saved to `{}`\n", path.display()),
                         Err(_) => String::new(),
                     };
                     return Err(StateError::Conflict {
@@ -253,21 +205,14 @@ impl StateSession {
                         found: format!(
                             "{} written by {}",
                             found.serial,
-                            found
-                                .metadata
-                                .last_updated_by
-                                .as_deref()
-                                .unwrap_or("unknown")
+                            found.metadata.last_updated_by.as_deref().unwrap_or("unknown")
                         ),
                         rescue_note,
                     });
                 }
                 Err(Attempt::Gone) => {
                     let rescue_note = match self.save_rescue(&next) {
-                        Ok(path) => format!(
-                            "the state this run meant to write was saved to `{}`\n",
-                            path.display()
-                        ),
+                        Ok(path) => format!("the state this run meant to write was saved to `{}`\n", path.display()),
                         Err(_) => String::new(),
                     };
                     return Err(StateError::Conflict {
@@ -298,24 +243,14 @@ impl StateSession {
         }
     }
 
-    async fn try_write(
-        &self,
-        next: &State,
-        base: &State,
-        expected: &Option<Version>,
-    ) -> Result<Version, Attempt> {
+    async fn try_write(&self, next: &State, base: &State, expected: &Option<Version>) -> Result<Version, Attempt> {
         if let Some(lock) = &self.lock {
             if let LockHealth::Lost { .. } = &*lock.borrow() {
                 let rescue_note = match self.save_rescue(next) {
-                    Ok(path) => format!(
-                        "the state this run meant to write was saved to `{}`\n",
-                        path.display()
-                    ),
+                    Ok(path) => format!("the state this run meant to write was saved to `{}`\n", path.display()),
                     Err(e) => format!("saving a local copy failed: {e}\n"),
                 };
-                return Err(Attempt::Fatal(Box::new(StateError::LockLost {
-                    rescue_note,
-                })));
+                return Err(Attempt::Fatal(Box::new(StateError::LockLost { rescue_note })));
             }
         }
         if next.lineage != base.lineage {
@@ -358,9 +293,7 @@ impl StateSession {
                         found: state.lineage,
                     }))
                 } else {
-                    Attempt::Changed {
-                        latest: Box::new((state, version)),
-                    }
+                    Attempt::Changed { latest: Box::new((state, version)) }
                 }
             }
             Err(err) => Attempt::Fatal(Box::new(err)),
@@ -368,22 +301,13 @@ impl StateSession {
     }
 
     async fn copy_to_history(&self, written: &State) -> Option<String> {
-        let deployment = written
-            .metadata
-            .deployment_id
-            .as_deref()
-            .unwrap_or("manual");
+        let deployment = written.metadata.deployment_id.as_deref().unwrap_or("manual");
         let key = self.scope.history_key(written.serial, deployment);
-        match self
-            .store
-            .put(&key, serialize(written), Precondition::None)
-            .await
-        {
+        match self.store.put(&key, serialize(written), Precondition::None).await {
             Ok(_) => None,
-            Err(e) => Some(format!(
-                "the state was written but its history copy `{}` was not: {e}",
-                self.store.describe(&key)
-            )),
+            Err(e) => {
+                Some(format!("the state was written but its history copy `{}` was not: {e}", self.store.describe(&key)))
+            }
         }
     }
 
@@ -460,10 +384,7 @@ pub fn push_command(file: &Path, scope: &StackScope) -> String {
 }
 
 fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@,".contains(&b))
-    {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@,".contains(&b)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
@@ -477,10 +398,8 @@ mod tests {
     use crate::state::local::LocalStateStore;
 
     fn scope() -> StackScope {
-        TenantScope::new(BasePrefix::default(), Name::new("tenant", "acme").unwrap()).stack(
-            Name::new("stack", "pay").unwrap(),
-            Name::new("env", "dev").unwrap(),
-        )
+        TenantScope::new(BasePrefix::default(), Name::new("tenant", "acme").unwrap())
+            .stack(Name::new("stack", "pay").unwrap(), Name::new("env", "dev").unwrap())
     }
 
     #[tokio::test]
@@ -488,14 +407,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn StateStore> = Arc::new(LocalStateStore::new(dir.path()));
         let opts = SessionOptions::new("me@host", dir.path().join("rescue"));
-        let mut s = StateSession::open(store.clone(), scope(), None, opts.clone())
-            .await
-            .unwrap();
+        let mut s = StateSession::open(store.clone(), scope(), None, opts.clone()).await.unwrap();
         let lineage = s.state().lineage.clone();
-        let c1 = s
-            .commit(|st| st.metadata.deployment_id = Some("d1".into()))
-            .await
-            .unwrap();
+        let c1 = s.commit(|st| st.metadata.deployment_id = Some("d1".into())).await.unwrap();
         assert_eq!(c1.serial, 1);
         let c2 = s.commit(|_| {}).await.unwrap();
         assert_eq!(c2.serial, 2);
@@ -504,10 +418,7 @@ mod tests {
         assert_eq!(read.lineage, lineage);
         assert_eq!(version, c2.version);
         let history = store.list(&scope().history_dir()).await.unwrap();
-        let names: Vec<_> = history
-            .iter()
-            .map(|l| l.key.rsplit('/').next().unwrap().to_string())
-            .collect();
+        let names: Vec<_> = history.iter().map(|l| l.key.rsplit('/').next().unwrap().to_string()).collect();
         assert_eq!(names, vec!["0000000001-d1.json", "0000000002-d1.json"]);
     }
 
@@ -516,30 +427,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store: Arc<dyn StateStore> = Arc::new(LocalStateStore::new(dir.path()));
         let opts = SessionOptions::new("a@host", dir.path().join("rescue"));
-        StateSession::open(store.clone(), scope(), None, opts.clone())
-            .await
-            .unwrap()
-            .commit(|_| {})
-            .await
-            .unwrap();
-        let mut a = StateSession::open(store.clone(), scope(), None, opts.clone())
-            .await
-            .unwrap();
-        let mut b = StateSession::open(
-            store.clone(),
-            scope(),
-            None,
-            SessionOptions::new("b@host", dir.path().join("rescue")),
-        )
-        .await
-        .unwrap();
-        a.commit(|st| st.metadata.git_commit = Some("aaa".into()))
-            .await
-            .unwrap();
-        let err = b
-            .commit(|st| st.metadata.git_commit = Some("bbb".into()))
-            .await
-            .unwrap_err();
+        StateSession::open(store.clone(), scope(), None, opts.clone()).await.unwrap().commit(|_| {}).await.unwrap();
+        let mut a = StateSession::open(store.clone(), scope(), None, opts.clone()).await.unwrap();
+        let mut b =
+            StateSession::open(store.clone(), scope(), None, SessionOptions::new("b@host", dir.path().join("rescue")))
+                .await
+                .unwrap();
+        a.commit(|st| st.metadata.git_commit = Some("aaa".into())).await.unwrap();
+        let err = b.commit(|st| st.metadata.git_commit = Some("bbb".into())).await.unwrap_err();
         assert!(matches!(err, StateError::Conflict { .. }), "{err}");
         assert_eq!(err.exit_status(), crate::exit::ExitStatus::StateConflict);
         let (stored, _) = read_state(store.as_ref(), &scope()).await.unwrap().unwrap();
@@ -552,20 +447,11 @@ mod tests {
         let store: Arc<dyn StateStore> = Arc::new(LocalStateStore::new(dir.path()));
         let mut opts = SessionOptions::new("a@host", dir.path().join("rescue"));
         opts.on_conflict = OnConflict::Rebase;
-        let mut a = StateSession::open(store.clone(), scope(), None, opts.clone())
-            .await
-            .unwrap();
-        let mut b = StateSession::open(store.clone(), scope(), None, opts.clone())
-            .await
-            .unwrap();
-        a.commit(|st| st.metadata.git_branch = Some("a".into()))
-            .await
-            .unwrap();
+        let mut a = StateSession::open(store.clone(), scope(), None, opts.clone()).await.unwrap();
+        let mut b = StateSession::open(store.clone(), scope(), None, opts.clone()).await.unwrap();
+        a.commit(|st| st.metadata.git_branch = Some("a".into())).await.unwrap();
         // b started from "no state": its first write would be IfAbsent, which fails; it rebases.
-        let c = b
-            .commit(|st| st.metadata.git_commit = Some("b".into()))
-            .await
-            .unwrap();
+        let c = b.commit(|st| st.metadata.git_commit = Some("b".into())).await.unwrap();
         assert_eq!(c.serial, 2);
         let (stored, _) = read_state(store.as_ref(), &scope()).await.unwrap().unwrap();
         assert_eq!(stored.metadata.git_branch.as_deref(), Some("a"));
@@ -575,9 +461,6 @@ mod tests {
     #[test]
     fn push_commands_quote_paths() {
         let cmd = push_command(Path::new("/tmp/my dir/x.json"), &scope());
-        assert_eq!(
-            cmd,
-            "panka state push '/tmp/my dir/x.json' --stack pay -e dev --tenant acme"
-        );
+        assert_eq!(cmd, "panka state push '/tmp/my dir/x.json' --stack pay -e dev --tenant acme");
     }
 }

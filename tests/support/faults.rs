@@ -75,11 +75,7 @@ impl Intercept for Faults {
         if req.method() != "PUT" || !path.ends_with(&self.inner.suffix) {
             return Ok(());
         }
-        let take = self
-            .inner
-            .remaining
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
+        let take = self.inner.remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
         if !take {
             return Ok(());
         }
@@ -88,14 +84,12 @@ impl Intercept for Faults {
             Fault::Unreachable => {
                 let uri = req.uri().to_string();
                 let rest = uri.splitn(4, '/').nth(3).unwrap_or("");
-                req.set_uri(format!("http://127.0.0.1:9/{rest}").as_str())
-                    .map_err(|e| format!("{e:?}"))?;
+                req.set_uri(format!("http://127.0.0.1:9/{rest}").as_str()).map_err(|e| format!("{e:?}"))?;
             }
             Fault::Conflict409 | Fault::AccessDenied => {
                 // An If-Match no object has: moto refuses without writing.
                 req.headers_mut().remove("If-None-Match");
-                req.headers_mut()
-                    .insert("If-Match", "\"panka-test-never-matches\"");
+                req.headers_mut().insert("If-Match", "\"panka-test-never-matches\"");
                 self.inner.armed.store(true, Ordering::SeqCst);
             }
         }
@@ -165,19 +159,12 @@ impl Intercept for RequestCounter {
         let req = ctx.request();
         let op = if let Some(target) = req.headers().get("x-amz-target") {
             target.rsplit('.').next().unwrap_or(target).to_string()
-        } else if let Some(id) = req
-            .uri()
-            .split('?')
-            .nth(1)
-            .and_then(|q| q.split('&').find_map(|p| p.strip_prefix("x-id=")))
+        } else if let Some(id) =
+            req.uri().split('?').nth(1).and_then(|q| q.split('&').find_map(|p| p.strip_prefix("x-id=")))
         {
             id.to_string()
         } else {
-            format!(
-                "{} {}",
-                req.method(),
-                req.uri().split('?').next().unwrap_or("")
-            )
+            format!("{} {}", req.method(), req.uri().split('?').next().unwrap_or(""))
         };
         *self.counts.lock().unwrap().entry(op).or_default() += 1;
         Ok(())

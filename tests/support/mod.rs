@@ -1,8 +1,9 @@
-//! Helpers shared by the end-to-end tests: run the real `panka` binary;
-//! a real moto server (see `moto.rs`) and SDK interceptors that inject
-//! faults into real requests (see `faults.rs`).
+//! Helpers shared by the tests: run the real `panka` binary; a real moto
+//! server (`moto.rs`) and SDK interceptors that inject faults into real
+//! requests (`faults.rs`).
 #![allow(dead_code)]
 
+/// A real moto server and fault-injecting SDK interceptors (AWS tests).
 pub mod faults;
 pub mod moto;
 

@@ -4,7 +4,8 @@
 //! (the server exits when its stdin, held here, closes).
 //!
 //! `PANKA_TEST_MOTO_ENDPOINT` points the tests at a server that is already
-//! running instead. The venv is created by `scripts/moto-venv.sh` when missing.
+//! running instead. The venv (`PANKA_TEST_VENV`, default `.venv`) is created
+//! by `scripts/moto-venv.sh` when missing.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -37,23 +38,13 @@ pub fn endpoint() -> String {
 
 fn start() -> Moto {
     if let Ok(endpoint) = std::env::var("PANKA_TEST_MOTO_ENDPOINT") {
-        return Moto {
-            endpoint,
-            _server: None,
-        };
+        return Moto { endpoint, _server: None };
     }
     let root = root();
-    let status = Command::new("bash")
-        .arg(root.join("scripts/moto-venv.sh"))
-        .status()
-        .expect("running scripts/moto-venv.sh");
-    assert!(
-        status.success(),
-        "scripts/moto-venv.sh failed: could not install moto"
-    );
-    let venv = std::env::var("PANKA_MOTO_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join(".venv"));
+    let status =
+        Command::new("bash").arg(root.join("scripts/moto-venv.sh")).status().expect("running scripts/moto-venv.sh");
+    assert!(status.success(), "scripts/moto-venv.sh failed: could not install moto");
+    let venv = std::env::var("PANKA_MOTO_VENV").map(PathBuf::from).unwrap_or_else(|_| root.join(".venv"));
     let mut child = Command::new(venv.join("bin/python"))
         .arg(root.join("scripts/moto_server.py"))
         .stdin(Stdio::piped())
@@ -63,19 +54,14 @@ fn start() -> Moto {
         .expect("starting moto");
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("reading moto's port");
+    BufReader::new(stdout).read_line(&mut line).expect("reading moto's port");
     let port: u16 = line
         .trim()
         .strip_prefix("port=")
         .and_then(|p| p.parse().ok())
         .unwrap_or_else(|| panic!("moto did not report a port: {line:?}"));
     let stdin = child.stdin.take().unwrap();
-    Moto {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _server: Some(Mutex::new((child, stdin))),
-    }
+    Moto { endpoint: format!("http://127.0.0.1:{port}"), _server: Some(Mutex::new((child, stdin))) }
 }
 
 /// SDK configuration for the moto server with static test credentials (so
@@ -83,13 +69,7 @@ fn start() -> Moto {
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "panka-tests",
-        ))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "panka-tests"))
         .endpoint_url(endpoint())
         .load()
         .await
@@ -109,21 +89,13 @@ pub async fn dynamodb() -> aws_sdk_dynamodb::Client {
 
 /// A short unique suffix for bucket and table names.
 pub fn unique(prefix: &str) -> String {
-    format!(
-        "{prefix}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
 /// A fresh bucket.
 pub async fn new_bucket() -> String {
     let name = unique("panka-test");
-    s3().await
-        .create_bucket()
-        .bucket(&name)
-        .send()
-        .await
-        .expect("create bucket");
+    s3().await.create_bucket().bucket(&name).send().await.expect("create bucket");
     name
 }
 
@@ -131,8 +103,6 @@ pub async fn new_bucket() -> String {
 pub async fn new_table() -> String {
     let name = unique("panka-locks");
     let mut report = panka::admin::InitReport::default();
-    panka::admin::init_table(&dynamodb().await, &name, &mut report)
-        .await
-        .expect("create table");
+    panka::admin::init_table(&dynamodb().await, &name, &mut report).await.expect("create table");
     name
 }
