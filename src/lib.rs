@@ -4,4 +4,5 @@
 //! load → validate → graph → plan → lock → emit (pulumi) → run (deploy) → record (state).
 
 pub mod exit;
+pub mod pulumi;
 pub mod state;

@@ -1,0 +1,16 @@
+//! Pulumi: the programs panka emits and the checks they pass.
+//!
+//! - [`interp`]: Pulumi YAML interpolation syntax; escaping user strings.
+//! - [`schema`]: the pulumi-aws v7 schema extracted from the npm package.
+//! - [`check`]: checks a program against that schema.
+//! - [`program`]: the typed program builder, escaping and stack references.
+//! - [`names`]: physical AWS names that fit each resource type's rules.
+//!
+//! This module never touches panka's state or locks; it turns a resolved
+//! component into a program and nothing else.
+
+pub mod check;
+pub mod interp;
+pub mod names;
+pub mod program;
+pub mod schema;
