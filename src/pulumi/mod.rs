@@ -5,6 +5,7 @@
 //! - [`check`]: checks a program against that schema.
 //! - [`program`]: the typed program builder, escaping and stack references.
 //! - [`names`]: physical AWS names that fit each resource type's rules.
+//! - [`template`]: the data templates of `pulumi-templates/` and their holes.
 //!
 //! This module never touches panka's state or locks; it turns a resolved
 //! component into a program and nothing else.
@@ -14,3 +15,4 @@ pub mod interp;
 pub mod names;
 pub mod program;
 pub mod schema;
+pub mod template;

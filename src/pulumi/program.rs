@@ -23,7 +23,10 @@ use serde_yaml::{Mapping, Value};
 use thiserror::Error;
 
 use super::interp;
-use super::schema::STACK_REFERENCE_TOKEN;
+use super::schema::{PROVIDER_TOKEN, STACK_REFERENCE_TOKEN};
+
+/// Logical name of the explicit AWS provider in every program.
+pub const DEFAULT_PROVIDER: &str = "aws";
 
 /// A problem building a program from user data.
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -36,6 +39,8 @@ pub enum ProgramError {
     },
     #[error("key `{0}` would be read by Pulumi as a builtin function\nhint: keys may not start with `fn::`")]
     FunctionKey(String),
+    #[error("template resource `{name}` is malformed: {why}")]
+    BadTemplate { name: String, why: String },
 }
 
 /// A value built from a literal string: Pulumi reads it back verbatim.
@@ -306,6 +311,102 @@ impl Program {
         assert!(is_logical_name(name), "bad logical name {name}");
         let previous = self.resources.insert(name.to_string(), resource);
         assert!(previous.is_none(), "resource {name} added twice");
+    }
+
+    /// Merges a rendered template (its `resources`, `variables` and
+    /// `outputs`). Every resource without an explicit provider gets
+    /// `provider: ${aws}`, except the provider itself and stack references.
+    pub fn merge_rendered(&mut self, rendered: &Value) -> Result<(), ProgramError> {
+        if let Some(resources) = rendered.get("resources").and_then(Value::as_mapping) {
+            for (k, v) in resources {
+                let name = k.as_str().unwrap_or_default();
+                self.add_rendered_resource(name, v)?;
+            }
+        }
+        if let Some(vars) = rendered.get("variables").and_then(Value::as_mapping) {
+            for (k, v) in vars {
+                self.variables
+                    .insert(k.as_str().unwrap_or_default().to_string(), v.clone());
+            }
+        }
+        if let Some(outputs) = rendered.get("outputs").and_then(Value::as_mapping) {
+            for (k, v) in outputs {
+                self.output(k.as_str().unwrap_or_default(), v.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the single resource `item` of a rendered `*-item.yaml` template
+    /// under the logical name `name`.
+    pub fn merge_item(&mut self, name: &str, rendered: &Value) -> Result<(), ProgramError> {
+        let item = rendered
+            .get("item")
+            .ok_or_else(|| ProgramError::BadTemplate {
+                name: name.to_string(),
+                why: "no `item` resource".into(),
+            })?;
+        self.add_rendered_resource(name, item)
+    }
+
+    fn add_rendered_resource(&mut self, name: &str, v: &Value) -> Result<(), ProgramError> {
+        let bad = |why: &str| ProgramError::BadTemplate {
+            name: name.to_string(),
+            why: why.to_string(),
+        };
+        let type_token = v
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no `type`"))?;
+        let mut r = Resource::new(type_token);
+        if let Some(props) = v.get("properties") {
+            r.properties = props
+                .as_mapping()
+                .cloned()
+                .ok_or_else(|| bad("`properties` is not a mapping"))?;
+        }
+        if let Some(opts) = v.get("options").and_then(Value::as_mapping) {
+            for (k, o) in opts {
+                let strings = |o: &Value| -> Vec<String> {
+                    o.as_sequence()
+                        .map(|s| {
+                            s.iter()
+                                .filter_map(|x| x.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                let unref = |s: &str| -> Option<String> {
+                    s.strip_prefix("${")?.strip_suffix('}').map(str::to_string)
+                };
+                match k.as_str().unwrap_or_default() {
+                    "provider" => r.options.provider = o.as_str().and_then(unref),
+                    "dependsOn" => {
+                        r.options.depends_on = strings(o).iter().filter_map(|s| unref(s)).collect()
+                    }
+                    "protect" => r.options.protect = o.as_bool().unwrap_or(false),
+                    "deleteBeforeReplace" => {
+                        r.options.delete_before_replace = o.as_bool().unwrap_or(false)
+                    }
+                    "retainOnDelete" => r.options.retain_on_delete = o.as_bool().unwrap_or(false),
+                    "ignoreChanges" => r.options.ignore_changes = strings(o),
+                    "additionalSecretOutputs" => r.options.additional_secret_outputs = strings(o),
+                    "version" => r.options.version = o.as_str().map(str::to_string),
+                    other => return Err(bad(&format!("unsupported option `{other}`"))),
+                }
+            }
+        }
+        if r.options.provider.is_none()
+            && type_token != PROVIDER_TOKEN
+            && type_token != STACK_REFERENCE_TOKEN
+        {
+            r.options.provider = Some(DEFAULT_PROVIDER.to_string());
+        }
+        if !is_logical_name(name) || self.resources.contains_key(name) {
+            return Err(bad("name is not usable or already taken"));
+        }
+        self.resources.insert(name.to_string(), r);
+        Ok(())
     }
 
     pub fn output(&mut self, name: &str, value: Value) {
