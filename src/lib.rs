@@ -4,5 +4,8 @@
 //! load → validate → graph → plan → lock → emit (pulumi) → run (deploy) → record (state).
 
 pub mod exit;
+pub mod load;
+pub mod model;
 pub mod pulumi;
 pub mod state;
+pub mod validate;

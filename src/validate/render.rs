@@ -1,0 +1,93 @@
+//! Renders diagnostics as text (the source line and a caret, through
+//! codespan-reporting) or as JSON records.
+
+use codespan_reporting::diagnostic::{
+    Diagnostic as CsDiagnostic, Label as CsLabel, LabelStyle, Severity as CsSeverity,
+};
+use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::term::{self, termcolor::Buffer};
+use serde::{Deserialize, Serialize};
+
+use super::diagnostic::{Diagnostic, Severity};
+use crate::load::sources::Sources;
+use crate::load::yaml::Span;
+
+/// One diagnostic as `--output json` prints it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JsonDiagnostic {
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+    pub severity: Severity,
+    pub code: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+pub fn to_json(sources: &Sources, diags: &[Diagnostic]) -> Vec<JsonDiagnostic> {
+    diags
+        .iter()
+        .map(|d| JsonDiagnostic {
+            file: d.span.map(|s| sources.display(s.file).to_string()),
+            line: d.span.map(|s| s.line),
+            column: d.span.map(|s| s.col),
+            severity: d.severity,
+            code: d.code.to_string(),
+            message: d.message.clone(),
+            hint: d.hint.clone(),
+        })
+        .collect()
+}
+
+/// Render diagnostics for a terminal (`color`) or a log.
+pub fn to_text(sources: &Sources, diags: &[Diagnostic], color: bool) -> String {
+    let mut files = SimpleFiles::new();
+    let ids: Vec<usize> = sources
+        .iter()
+        .map(|f| files.add(f.display.clone(), f.text.as_str()))
+        .collect();
+    let mut buffer = if color {
+        Buffer::ansi()
+    } else {
+        Buffer::no_color()
+    };
+    let config = term::Config::default();
+    for d in diags {
+        let mut cs = match d.severity {
+            Severity::Error => CsDiagnostic::new(CsSeverity::Error),
+            Severity::Warning => CsDiagnostic::new(CsSeverity::Warning),
+        }
+        .with_code(d.code)
+        .with_message(&d.message);
+        let mut labels = Vec::new();
+        if let Some(span) = d.span {
+            labels.push(label(sources, &ids, LabelStyle::Primary, span, ""));
+        }
+        for l in &d.labels {
+            labels.push(label(
+                sources,
+                &ids,
+                LabelStyle::Secondary,
+                l.span,
+                &l.message,
+            ));
+        }
+        cs = cs.with_labels(labels);
+        if let Some(h) = &d.hint {
+            cs = cs.with_notes(vec![format!("hint: {h}")]);
+        }
+        term::emit(&mut buffer, &config, &files, &cs).expect("writing to a buffer cannot fail");
+    }
+    String::from_utf8_lossy(buffer.as_slice()).into_owned()
+}
+
+fn label(
+    sources: &Sources,
+    ids: &[usize],
+    style: LabelStyle,
+    span: Span,
+    message: &str,
+) -> CsLabel<usize> {
+    let range = sources.byte_range(span);
+    CsLabel::new(style, ids[span.file.0 as usize], range).with_message(message)
+}
