@@ -6,11 +6,13 @@
 //! - [`program`]: the typed program builder, escaping and stack references.
 //! - [`names`]: physical AWS names that fit each resource type's rules.
 //! - [`template`]: the data templates of `pulumi-templates/` and their holes.
+//! - [`emit`]: one program per component, from the templates.
 //!
 //! This module never touches panka's state or locks; it turns a resolved
 //! component into a program and nothing else.
 
 pub mod check;
+pub mod emit;
 pub mod interp;
 pub mod names;
 pub mod program;

@@ -24,6 +24,7 @@ use thiserror::Error;
 
 use super::interp;
 use super::schema::{PROVIDER_TOKEN, STACK_REFERENCE_TOKEN};
+use crate::load::template::{self as panka_template, OutputRef, Part as TemplatePart};
 
 /// Logical name of the explicit AWS provider in every program.
 pub const DEFAULT_PROVIDER: &str = "aws";
@@ -202,73 +203,6 @@ pub struct Program {
     environment: String,
 }
 
-/// A `${service.component.output}` reference found in a panka template.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OutputRef {
-    pub service: String,
-    pub component: String,
-    pub output: String,
-}
-
-/// A piece of a panka template string.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TemplatePart {
-    Text(String),
-    Ref(OutputRef),
-}
-
-/// Parses a resolved panka template: `$${` is a literal `${`; every other
-/// `${…}` must be a canonical `${service.component.output}`.
-pub fn parse_panka_template(value: &str) -> Result<Vec<TemplatePart>, ProgramError> {
-    let bad = |text: &str, why| ProgramError::BadReference {
-        text: text.to_string(),
-        value: value.to_string(),
-        why,
-    };
-    let mut parts = Vec::new();
-    let mut text = String::new();
-    let mut rest = value;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix("$${") {
-            text.push_str("${");
-            rest = r;
-        } else if let Some(r) = rest.strip_prefix("${") {
-            let end = r.find('}').ok_or_else(|| bad(rest, "unterminated `${`"))?;
-            let inner = &r[..end];
-            let segs: Vec<&str> = inner.split('.').collect();
-            let [service, component, output] = segs.as_slice() else {
-                return Err(bad(inner, "expected `${service.component.output}`"));
-            };
-            if ![service, component, output]
-                .iter()
-                .all(|s| is_logical_name(s))
-            {
-                return Err(bad(
-                    inner,
-                    "names may hold letters, digits, `-` and `_` only",
-                ));
-            }
-            if !text.is_empty() {
-                parts.push(TemplatePart::Text(std::mem::take(&mut text)));
-            }
-            parts.push(TemplatePart::Ref(OutputRef {
-                service: service.to_string(),
-                component: component.to_string(),
-                output: output.to_string(),
-            }));
-            rest = &r[end + 1..];
-        } else {
-            let c = rest.chars().next().expect("non-empty");
-            text.push(c);
-            rest = &rest[c.len_utf8()..];
-        }
-    }
-    if !text.is_empty() {
-        parts.push(TemplatePart::Text(text));
-    }
-    Ok(parts)
-}
-
 /// The Pulumi project of a component.
 pub fn project_name(service: &str, component: &str) -> String {
     format!("{service}-{component}")
@@ -435,12 +369,20 @@ impl Program {
     /// StackReferences. A string that is exactly one reference keeps the
     /// referenced output's type.
     pub fn panka_value(&mut self, template: &str) -> Result<Value, ProgramError> {
-        let parts = parse_panka_template(template)?;
+        let parts = panka_template::parse(template);
         let mut out = String::new();
         for part in &parts {
             match part {
-                TemplatePart::Text(t) => out.push_str(&interp::escape(t)),
+                TemplatePart::Literal(t) => out.push_str(&interp::escape(t)),
                 TemplatePart::Ref(r) => {
+                    if !is_logical_name(&r.service) || !is_logical_name(&r.component) {
+                        return Err(ProgramError::BadReference {
+                            text: r.to_string(),
+                            value: template.to_string(),
+                            why:
+                                "service and component names hold letters, digits, `-` and `_` only",
+                        });
+                    }
                     let Value::String(s) = self.stack_output(r) else {
                         unreachable!("stack_output returns a string")
                     };
@@ -535,16 +477,15 @@ mod tests {
     }
 
     #[test]
-    fn bad_panka_templates_are_errors() {
+    fn non_references_stay_literal_and_bad_names_are_errors() {
         let mut p = Program::new("a-b", "dev");
-        assert!(p.panka_value("${VERSION}").is_err());
-        assert!(p.panka_value("${a.b}").is_err());
-        assert!(p.panka_value("${a.b.c").is_err());
+        // Not a canonical reference: literal text, escaped for Pulumi.
+        assert_eq!(p.panka_value("${VERSION}").unwrap(), lit("${VERSION}"));
+        assert_eq!(p.panka_value("${a.b").unwrap(), lit("${a.b"));
+        assert_eq!(p.panka_value("$${VERSION}").unwrap(), lit("${VERSION}"));
         assert!(p.panka_value("${a.b c.d}").is_err());
-        assert_eq!(
-            p.panka_value("$${VERSION}").unwrap(),
-            Value::String("$${VERSION}".into())
-        );
+        assert!(p.panka_value("${a.b[0].c}").is_err());
+        assert!(p.resources.is_empty());
     }
 
     #[test]
