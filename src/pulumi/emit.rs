@@ -147,6 +147,17 @@ fn seq<T>(items: impl IntoIterator<Item = T>, f: impl Fn(T) -> Value) -> Value {
     Value::Sequence(items.into_iter().map(f).collect())
 }
 
+fn try_seq<T>(
+    items: impl IntoIterator<Item = T>,
+    mut f: impl FnMut(T) -> Result<Value, EmitError>,
+) -> Result<Value, EmitError> {
+    let mut out = Vec::new();
+    for i in items {
+        out.push(f(i)?);
+    }
+    Ok(Value::Sequence(out))
+}
+
 fn lits<'s>(items: impl IntoIterator<Item = &'s String>) -> Value {
     seq(items, |s| lit(s))
 }
@@ -198,6 +209,19 @@ impl<'a> Emitter<'a> {
             component: self.name(),
             source,
         }
+    }
+
+    /// A user string (a resolved panka template) as a Pulumi value.
+    fn v(&mut self, s: &str) -> Result<Value, EmitError> {
+        self.value(s)
+    }
+
+    fn vo(&mut self, s: Option<&str>) -> Result<Option<Value>, EmitError> {
+        s.map(|s| self.value(s)).transpose()
+    }
+
+    fn vs(&mut self, items: &[String]) -> Result<Value, EmitError> {
+        self.values(items)
     }
 
     fn value(&mut self, s: &str) -> Result<Value, EmitError> {
@@ -303,14 +327,12 @@ impl<'a> Emitter<'a> {
 
     fn provider(&mut self) -> Result<(), EmitError> {
         let mut p = Params::new();
-        p.set("region", lit(&self.stack.provider.region))
+        let stack = self.stack;
+        let account = self.vo(stack.provider.account_id.as_deref())?;
+        p.set("region", self.v(&stack.provider.region)?)
             .opt(
                 "allowedAccountIds",
-                self.stack
-                    .provider
-                    .account_id
-                    .as_ref()
-                    .map(|a| seq([a], |s| lit(s))),
+                account.map(|a| Value::Sequence(vec![a])),
             )
             .set("tags", self.tags()?)
             .set("providerVersion", lit(PULUMI_AWS_VERSION));
@@ -562,7 +584,7 @@ impl<'a> Emitter<'a> {
                 }
             };
             let value_from = match &s.json_key {
-                Some(k) if !is_ssm => format!("{arn}:{}::", interp::escape(k)),
+                Some(k) if !is_ssm => format!("{arn}:{}::", as_str(&self.v(k)?)),
                 _ => arn.clone(),
             };
             if is_ssm {
@@ -571,7 +593,7 @@ impl<'a> Emitter<'a> {
                 secrets_access.allow(&["secretsmanager:GetSecretValue"], vec![arn]);
             }
             secret_defs.push(map(vec![
-                ("name", lit(&s.name)),
+                ("name", self.v(&s.name)?),
                 ("valueFrom", Value::String(value_from)),
             ]));
         }
@@ -587,7 +609,7 @@ impl<'a> Emitter<'a> {
                 }
                 (None, None) => lit(""),
             };
-            env_defs.push(map(vec![("name", lit(&e.name)), ("value", value)]));
+            env_defs.push(map(vec![("name", self.v(&e.name)?), ("value", value)]));
         }
         let image = self.value(&container.image.reference())?;
 
@@ -605,28 +627,27 @@ impl<'a> Emitter<'a> {
             def.push(("command", v));
         }
         if let ComponentSpec::MicroService(ms) = &self.c.spec {
-            def.push((
-                "portMappings",
-                seq(&ms.ports, |p| {
-                    let mut m = vec![
-                        ("name", lit(&p.name)),
-                        ("containerPort", Value::from(p.port)),
-                        ("protocol", lit("tcp")),
-                    ];
-                    match p.protocol {
-                        PortProtocol::Http => m.push(("appProtocol", lit("http"))),
-                        PortProtocol::Grpc => m.push(("appProtocol", lit("grpc"))),
-                        PortProtocol::Tcp => {}
-                    }
-                    map(m)
-                }),
-            ));
+            let ports = ms.ports.clone();
+            let mappings = try_seq(&ports, |p| {
+                let mut m = vec![
+                    ("name", self.v(&p.name)?),
+                    ("containerPort", Value::from(p.port)),
+                    ("protocol", lit("tcp")),
+                ];
+                match p.protocol {
+                    PortProtocol::Http => m.push(("appProtocol", lit("http"))),
+                    PortProtocol::Grpc => m.push(("appProtocol", lit("grpc"))),
+                    PortProtocol::Tcp => {}
+                }
+                Ok(map(m))
+            })?;
+            def.push(("portMappings", mappings));
         }
         def.push(("environment", Value::Sequence(env_defs)));
         if !secret_defs.is_empty() {
             def.push(("secrets", Value::Sequence(secret_defs)));
         }
-        if let Some(probe) = self.liveness() {
+        if let Some(probe) = self.liveness()? {
             def.push(("healthCheck", probe));
         }
         def.push((
@@ -637,7 +658,7 @@ impl<'a> Emitter<'a> {
                     "options",
                     map(vec![
                         ("awslogs-group", Value::String("${logGroup.name}".into())),
-                        ("awslogs-region", lit(&self.stack.provider.region)),
+                        ("awslogs-region", self.v(&self.stack.provider.region)?),
                         ("awslogs-stream-prefix", lit(&container_name)),
                     ]),
                 ),
@@ -676,7 +697,7 @@ impl<'a> Emitter<'a> {
             "securityGroupDescription",
             lit(&format!("panka {} {}", self.c.kind, self.c.id)),
         )
-        .set("vpcId", lit(&network.vpc_id))
+        .set("vpcId", self.v(&network.vpc_id)?)
         .set("family", lit(&self.phys(NameKind::EcsTaskFamily, "")))
         .set("cpu", lit(&infra.cpu.to_string()))
         .set("memory", lit(&infra.memory.to_string()))
@@ -703,23 +724,26 @@ impl<'a> Emitter<'a> {
     }
 
     /// The ECS container health check from `healthCheck.liveness`.
-    fn liveness(&self) -> Option<Value> {
-        let hc = match &self.c.spec {
+    fn liveness(&mut self) -> Result<Option<Value>, EmitError> {
+        let c = self.c;
+        let hc = match &c.spec {
             ComponentSpec::MicroService(s) => &s.health_check,
             ComponentSpec::Worker(s) => &s.health_check,
-            _ => return None,
+            _ => return Ok(None),
         };
-        let probe = hc.liveness.as_ref()?;
+        let Some(probe) = hc.liveness.as_ref() else {
+            return Ok(None);
+        };
         let command: Vec<String> = match (&probe.command, &probe.http) {
             (Some(c), _) => c.clone(),
             (None, Some(h)) => vec![
                 "CMD-SHELL".into(),
                 format!("curl -fsS http://localhost:{}{} || exit 1", h.port, h.path),
             ],
-            (None, None) => return None,
+            (None, None) => return Ok(None),
         };
         let mut m = vec![
-            ("command", lits(&command)),
+            ("command", self.vs(&command)?),
             ("interval", Value::from(probe.period_seconds.clamp(5, 300))),
             ("timeout", Value::from(probe.timeout_seconds.clamp(2, 60))),
             ("retries", Value::from(probe.failure_threshold.clamp(1, 10))),
@@ -727,7 +751,7 @@ impl<'a> Emitter<'a> {
         if let Some(d) = probe.initial_delay_seconds {
             m.push(("startPeriod", Value::from(d.min(300))));
         }
-        Some(map(m))
+        Ok(Some(map(m)))
     }
 
     fn infra(&self) -> Result<EffectiveInfra, EmitError> {
@@ -753,21 +777,27 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    fn ecs_service_params(&self, p: &mut Params, infra: &EffectiveInfra) -> Result<(), EmitError> {
+    fn ecs_service_params(
+        &mut self,
+        p: &mut Params,
+        infra: &EffectiveInfra,
+    ) -> Result<(), EmitError> {
         let network = self.network()?;
         if network.private_subnet_ids.is_empty() {
             return Err(self.invalid("`spec.shared.network.privateSubnetIds` is empty"));
         }
+        let cluster = self.cluster_name()?;
+        let cluster = self.v(&cluster)?;
         p.set("serviceName", lit(&self.phys(NameKind::EcsService, "")))
-            .set("cluster", lit(&self.cluster_name()?))
+            .set("cluster", cluster)
             .set("desiredCount", infra.replicas)
-            .set("subnets", lits(&network.private_subnet_ids))
+            .set("subnets", self.vs(&network.private_subnet_ids)?)
             .opt(
                 "serviceIgnoreChanges",
                 infra
                     .autoscaling
                     .as_ref()
-                    .map(|_| seq(["desiredCount"], |s| lit(s))),
+                    .map(|_| seq(["desiredCount"], lit)),
             );
         self.capacity(p, infra);
         Ok(())
@@ -790,7 +820,7 @@ impl<'a> Emitter<'a> {
             "scalingResourceId",
             Value::String(format!(
                 "service/{}/${{service.name}}",
-                interp::escape(&cluster)
+                as_str(&self.v(&cluster)?)
             )),
         )
         .set("minCapacity", a.min)
@@ -843,13 +873,13 @@ impl<'a> Emitter<'a> {
         if !paths.is_empty() {
             conditions.push(map(vec![(
                 "pathPattern",
-                map(vec![("values", lits(&paths))]),
+                map(vec![("values", self.vs(&paths)?)]),
             )]));
         }
         if !rule.host_headers.is_empty() {
             conditions.push(map(vec![(
                 "hostHeader",
-                map(vec![("values", lits(&rule.host_headers))]),
+                map(vec![("values", self.vs(&rule.host_headers)?)]),
             )]));
         }
         // Unset priority: a stable one derived from the component's identity.
@@ -863,14 +893,14 @@ impl<'a> Emitter<'a> {
         let mut hc = vec![
             ("enabled", Value::Bool(true)),
             ("protocol", lit("HTTP")),
-            ("path", lit(http.map_or("/", |h| h.path.as_str()))),
+            ("path", self.v(http.map_or("/", |h| h.path.as_str()))?),
             (
                 "port",
                 lit(&http.map_or("traffic-port".to_string(), |h| h.port.to_string())),
             ),
             (
                 "matcher",
-                lit(http.map_or("200-399", |h| h.success_codes.as_str())),
+                self.v(http.map_or("200-399", |h| h.success_codes.as_str()))?,
             ),
         ];
         if let Some(r) = readiness {
@@ -896,7 +926,7 @@ impl<'a> Emitter<'a> {
             "targetGroupName",
             lit(&self.phys(NameKind::TargetGroup, "")),
         )
-        .set("vpcId", lit(&self.network()?.vpc_id))
+        .set("vpcId", self.v(&self.network()?.vpc_id)?)
         .set(
             "protocolVersion",
             lit(if port.protocol == PortProtocol::Grpc {
@@ -908,13 +938,13 @@ impl<'a> Emitter<'a> {
         .set("containerPort", port.port)
         .set("containerName", lit(&self.c.id.name))
         .set("targetGroupHealthCheck", map(hc))
-        .set("listenerArn", lit(&lb.listener_arn))
+        .set("listenerArn", self.v(&lb.listener_arn)?)
         .set("priority", priority)
         .set("listenerConditions", Value::Sequence(conditions))
         .when("hasAlbSecurityGroup", lb.security_group_id.is_some())
         .set(
             "albSecurityGroupId",
-            lit(lb.security_group_id.as_deref().unwrap_or("")),
+            self.v(lb.security_group_id.as_deref().unwrap_or(""))?,
         )
         .set(
             "healthCheckGracePeriodSeconds",
@@ -948,16 +978,17 @@ impl<'a> Emitter<'a> {
             format!("/{path}")
         };
         if let Some(host) = rule.host_headers.first() {
-            return Ok(lit(&format!("https://{host}{path}")));
+            return self.v(&format!("https://{host}{path}"));
         }
         if let Some(dns) = &lb.dns_name {
-            return Ok(lit(&format!("http://{dns}{path}")));
+            return self.v(&format!("http://{dns}{path}"));
         }
+        let listener_arn = self.v(&lb.listener_arn)?;
         let listener = map(vec![(
             "fn::invoke",
             map(vec![
                 ("function", lit("aws:lb/getListener:getListener")),
-                ("arguments", map(vec![("arn", lit(&lb.listener_arn))])),
+                ("arguments", map(vec![("arn", listener_arn)])),
                 (
                     "options",
                     map(vec![(
@@ -992,9 +1023,10 @@ impl<'a> Emitter<'a> {
         self.program
             .variables
             .insert("loadBalancerDnsName".into(), dns);
+        let path = self.v(&path)?;
         Ok(Value::String(format!(
             "http://${{loadBalancerDnsName}}{}",
-            interp::escape(&path)
+            path.as_str().unwrap_or_default()
         )))
     }
 
@@ -1014,22 +1046,24 @@ impl<'a> Emitter<'a> {
         let infra = self.infra()?;
         self.container(s.container(), &infra)?;
         let network = self.network()?;
+        let cluster = self.cluster_name()?;
+        let cluster = self.v(&cluster)?;
         let mut p = Params::new();
-        p.set("cluster", lit(&self.cluster_name()?))
+        p.set("cluster", cluster)
             .set(
                 "schedulerRoleName",
                 lit(&self.phys(NameKind::IamRole, "scheduler")),
             )
             .set("scheduleName", lit(&self.phys(NameKind::Schedule, "")))
             .set("description", lit(&format!("panka CronJob {}", self.c.id)))
-            .set("scheduleExpression", lit(&s.schedule))
-            .set("timezone", lit(&s.timezone))
+            .set("scheduleExpression", self.v(&s.schedule)?)
+            .set("timezone", self.v(&s.timezone)?)
             .set(
                 "state",
                 lit(if s.suspended { "DISABLED" } else { "ENABLED" }),
             )
             .set("retries", s.retries.min(185))
-            .set("subnets", lits(&network.private_subnet_ids));
+            .set("subnets", self.vs(&network.private_subnet_ids)?);
         self.capacity(&mut p, &infra);
         let v = render_file(files::CRONJOB, &p)?;
         self.program
@@ -1053,7 +1087,9 @@ impl<'a> Emitter<'a> {
                 }
                 (None, None) => lit(""),
             };
-            env.insert(key(&e.name).map_err(|e| self.prog_err(e))?, value);
+            // A key is never interpolated: only the panka escape is removed.
+            let name = crate::load::template::unescape(&e.name);
+            env.insert(key(&name).map_err(|e| self.prog_err(e))?, value);
         }
         let image = s.code.image.as_ref();
         let s3 = s.code.s3.as_ref();
@@ -1064,6 +1100,8 @@ impl<'a> Emitter<'a> {
             Some(i) => Some(self.value(i)?),
             None => None,
         };
+        let runtime = self.vo(s.runtime.as_deref().filter(|_| image.is_none()))?;
+        let handler = self.vo(s.handler.as_deref().filter(|_| image.is_none()))?;
         let mut p = Params::new();
         p.set("roleName", lit(&self.phys(NameKind::IamRole, "fn")))
             .when("inVpc", s.vpc)
@@ -1079,7 +1117,7 @@ impl<'a> Emitter<'a> {
                 "securityGroupDescription",
                 lit(&format!("panka Lambda {}", self.c.id)),
             )
-            .set("vpcId", lit(network.map_or("", |n| n.vpc_id.as_str())))
+            .set("vpcId", self.v(network.map_or("", |n| n.vpc_id.as_str()))?)
             .set(
                 "subnets",
                 lits(network.map_or(&[][..], |n| &n.private_subnet_ids[..])),
@@ -1090,25 +1128,13 @@ impl<'a> Emitter<'a> {
                 "packageType",
                 lit(if image.is_some() { "Image" } else { "Zip" }),
             )
-            .opt(
-                "runtime",
-                s.runtime
-                    .as_ref()
-                    .filter(|_| image.is_none())
-                    .map(|r| lit(r)),
-            )
-            .opt(
-                "handler",
-                s.handler
-                    .as_ref()
-                    .filter(|_| image.is_none())
-                    .map(|h| lit(h)),
-            )
-            .opt("s3Bucket", s3.map(|c| lit(&c.bucket)))
-            .opt("s3Key", s3.map(|c| lit(&c.key)))
+            .opt("runtime", runtime)
+            .opt("handler", handler)
+            .opt("s3Bucket", s3.map(|c| self.v(&c.bucket)).transpose()?)
+            .opt("s3Key", s3.map(|c| self.v(&c.key)).transpose()?)
             .opt(
                 "s3ObjectVersion",
-                s3.and_then(|c| c.version.as_ref()).map(|v| lit(v)),
+                self.vo(s3.and_then(|c| c.version.as_deref()))?,
             )
             .opt("imageUri", image_value)
             .set("memorySize", s.memory)
@@ -1170,7 +1196,7 @@ impl<'a> Emitter<'a> {
             lit(&self.phys(NameKind::RdsSubnetGroup, "")),
         )
         .set("description", lit(&format!("panka RDS {}", self.c.id)))
-        .set("subnets", lits(&network.private_subnet_ids))
+        .set("subnets", self.vs(&network.private_subnet_ids)?)
         .set(
             "securityGroupName",
             lit(&self.phys(NameKind::SecurityGroup, "")),
@@ -1179,19 +1205,19 @@ impl<'a> Emitter<'a> {
             "securityGroupDescription",
             lit(&format!("panka RDS {}", self.c.id)),
         )
-        .set("vpcId", lit(&network.vpc_id))
+        .set("vpcId", self.v(&network.vpc_id)?)
         .set("identifier", lit(&identifier))
         .set("engine", lit(s.engine.kind.as_str()))
-        .set("engineVersion", lit(&s.engine.version))
-        .set("instanceClass", lit(&s.instance.class))
+        .set("engineVersion", self.v(&s.engine.version)?)
+        .set("instanceClass", self.v(&s.instance.class)?)
         .set("allocatedStorage", s.instance.storage.allocated_gb)
         .opt("maxAllocatedStorage", s.instance.storage.max_allocated_gb)
-        .set("storageType", lit(&s.instance.storage.kind))
+        .set("storageType", self.v(&s.instance.storage.kind)?)
         .opt("iops", s.instance.storage.iops)
         .set("storageEncrypted", s.encryption.at_rest)
-        .opt("kmsKeyId", s.encryption.kms_key_id.as_ref().map(|k| lit(k)))
-        .set("dbName", lit(&s.database.name))
-        .set("username", lit(&s.database.username))
+        .opt("kmsKeyId", self.vo(s.encryption.kms_key_id.as_deref())?)
+        .set("dbName", self.v(&s.database.name)?)
+        .set("username", self.v(&s.database.username)?)
         .set(
             "port",
             s.database.port.unwrap_or(s.engine.kind.default_port()),
@@ -1200,11 +1226,11 @@ impl<'a> Emitter<'a> {
         .set("backupRetentionDays", s.backup.automated.retention_days)
         .opt(
             "backupWindow",
-            s.backup.automated.window.as_ref().map(|w| lit(w)),
+            self.vo(s.backup.automated.window.as_deref())?,
         )
         .opt(
             "maintenanceWindow",
-            s.maintenance_window.as_ref().map(|w| lit(w)),
+            self.vo(s.maintenance_window.as_deref())?,
         )
         .set(
             "deletionProtection",
@@ -1244,31 +1270,32 @@ impl<'a> Emitter<'a> {
         if provisioned && cap.is_none() {
             return Err(self.invalid("`billingMode: PROVISIONED` needs `capacity`"));
         }
-        let gsis = seq(&s.global_secondary_indexes, |g| {
+        let gsis = try_seq(&s.global_secondary_indexes, |g| {
             let mut keys = vec![map(vec![
-                ("attributeName", lit(&g.partition_key)),
+                ("attributeName", self.v(&g.partition_key)?),
                 ("keyType", lit("HASH")),
             ])];
             if let Some(sk) = &g.sort_key {
                 keys.push(map(vec![
-                    ("attributeName", lit(sk)),
+                    ("attributeName", self.v(sk)?),
                     ("keyType", lit("RANGE")),
                 ]));
             }
             let mut m = vec![
-                ("name", lit(&g.name)),
+                ("name", self.v(&g.name)?),
                 ("keySchemas", Value::Sequence(keys)),
-                ("projectionType", lit(&g.projection)),
+                ("projectionType", self.v(&g.projection)?),
             ];
             if !g.non_key_attributes.is_empty() {
-                m.push(("nonKeyAttributes", lits(&g.non_key_attributes)));
+                m.push(("nonKeyAttributes", self.vs(&g.non_key_attributes)?));
             }
             if let (true, Some(c)) = (provisioned, cap) {
                 m.push(("readCapacity", Value::from(c.read)));
                 m.push(("writeCapacity", Value::from(c.write)));
             }
-            map(m)
-        });
+            Ok(map(m))
+        })?;
+        let ttl = self.vo(s.ttl_attribute.as_deref())?;
         let mut p = Params::new();
         p.set("tableName", lit(&self.phys(NameKind::DynamoDbTable, "")))
             .set(
@@ -1279,8 +1306,8 @@ impl<'a> Emitter<'a> {
                     "PAY_PER_REQUEST"
                 }),
             )
-            .set("hashKey", lit(&s.partition_key))
-            .opt("rangeKey", s.sort_key.as_ref().map(|k| lit(k)))
+            .set("hashKey", self.v(&s.partition_key)?)
+            .opt("rangeKey", self.vo(s.sort_key.as_deref())?)
             .opt("readCapacity", cap.filter(|_| provisioned).map(|c| c.read))
             .opt(
                 "writeCapacity",
@@ -1288,9 +1315,9 @@ impl<'a> Emitter<'a> {
             )
             .set(
                 "attributes",
-                seq(&s.attributes, |a| {
-                    map(vec![
-                        ("name", lit(&a.name)),
+                try_seq(&s.attributes, |a| {
+                    Ok(map(vec![
+                        ("name", self.v(&a.name)?),
                         (
                             "type",
                             lit(match a.kind {
@@ -1299,23 +1326,18 @@ impl<'a> Emitter<'a> {
                                 AttributeType::B => "B",
                             }),
                         ),
-                    ])
-                }),
+                    ]))
+                })?,
             )
             .opt(
                 "globalSecondaryIndexes",
                 (!s.global_secondary_indexes.is_empty()).then_some(gsis),
             )
             .opt("streamEnabled", s.stream.as_ref().map(|_| true))
-            .opt("streamViewType", s.stream.as_ref().map(|v| lit(v)))
+            .opt("streamViewType", self.vo(s.stream.as_deref())?)
             .opt(
                 "ttl",
-                s.ttl_attribute.as_ref().map(|a| {
-                    map(vec![
-                        ("attributeName", lit(a)),
-                        ("enabled", Value::Bool(true)),
-                    ])
-                }),
+                ttl.map(|a| map(vec![("attributeName", a), ("enabled", Value::Bool(true))])),
             )
             .set("pointInTimeRecovery", s.point_in_time_recovery)
             .set(
@@ -1350,11 +1372,11 @@ impl<'a> Emitter<'a> {
             "",
             &self.opts.tenant,
         );
-        let rules = seq(&s.lifecycle_rules, |r| {
+        let rules = try_seq(&s.lifecycle_rules, |r| {
             let mut m = vec![
-                ("id", lit(&r.name)),
+                ("id", self.v(&r.name)?),
                 ("status", lit("Enabled")),
-                ("filter", map(vec![("prefix", lit(&r.prefix))])),
+                ("filter", map(vec![("prefix", self.v(&r.prefix)?)])),
             ];
             if let Some(d) = r.expiration_days {
                 m.push(("expiration", map(vec![("days", Value::from(d))])));
@@ -1370,7 +1392,7 @@ impl<'a> Emitter<'a> {
                     "transitions",
                     Value::Sequence(vec![map(vec![
                         ("days", Value::from(days)),
-                        ("storageClass", lit(class)),
+                        ("storageClass", self.v(class)?),
                     ])]),
                 ));
             }
@@ -1378,28 +1400,28 @@ impl<'a> Emitter<'a> {
                 "abortIncompleteMultipartUpload",
                 map(vec![("daysAfterInitiation", Value::from(7))]),
             ));
-            map(m)
-        });
-        let cors = seq(&s.cors, |c| {
+            Ok(map(m))
+        })?;
+        let cors = try_seq(&s.cors, |c| {
             let mut m = vec![
-                ("allowedOrigins", lits(&c.allowed_origins)),
-                ("allowedMethods", lits(&c.allowed_methods)),
+                ("allowedOrigins", self.vs(&c.allowed_origins)?),
+                ("allowedMethods", self.vs(&c.allowed_methods)?),
             ];
             if !c.allowed_headers.is_empty() {
-                m.push(("allowedHeaders", lits(&c.allowed_headers)));
+                m.push(("allowedHeaders", self.vs(&c.allowed_headers)?));
             }
             if let Some(a) = c.max_age_seconds {
                 m.push(("maxAgeSeconds", Value::from(a)));
             }
-            map(m)
-        });
+            Ok(map(m))
+        })?;
         let mut p = Params::new();
         p.set("bucketName", lit(&bucket))
             .set("forceDestroy", s.force_destroy && !protected)
             .set("protect", protected)
             .set("blockPublicAccess", s.block_public_access)
-            .set("sseAlgorithm", lit(&s.encryption.algorithm))
-            .opt("kmsKeyId", s.encryption.kms_key_id.as_ref().map(|k| lit(k)))
+            .set("sseAlgorithm", self.v(&s.encryption.algorithm)?)
+            .opt("kmsKeyId", self.vo(s.encryption.kms_key_id.as_deref())?)
             .set(
                 "versioningStatus",
                 lit(if s.versioning { "Enabled" } else { "Suspended" }),
@@ -1495,7 +1517,7 @@ impl<'a> Emitter<'a> {
                 "contentBasedDeduplication",
                 (s.fifo && s.content_based_deduplication).then_some(true),
             )
-            .set("kmsKeyId", lit(&s.kms_key_id));
+            .set("kmsKeyId", self.v(&s.kms_key_id)?);
         let v = render_file(files::SNS, &p)?;
         self.program
             .merge_rendered(&v)
@@ -1561,14 +1583,14 @@ impl<'a> Emitter<'a> {
             let raw = sub.raw_message_delivery
                 && matches!(protocol.as_str(), "sqs" | "http" | "https" | "firehose");
             let mut q = Params::new();
-            q.set("protocol", lit(&protocol))
+            q.set("protocol", self.v(&protocol)?)
                 .set("endpoint", endpoint)
                 .opt("rawMessageDelivery", raw.then_some(true))
                 .opt(
                     "filterPolicy",
-                    sub.filter_policy
-                        .as_ref()
-                        .map(|f| lit(&serde_json::to_string(f).unwrap_or_default())),
+                    sub.filter_policy.as_ref().map(|f| {
+                        lit(&serde_json::to_string(&unescape_json(f)).unwrap_or_default())
+                    }),
                 );
             let v = render_file(files::SNS_SUBSCRIPTION_ITEM, &q)?;
             self.program
@@ -1592,7 +1614,7 @@ impl<'a> Emitter<'a> {
             "description",
             lit(&format!("panka ElastiCache {}", self.c.id)),
         )
-        .set("subnets", lits(&network.private_subnet_ids))
+        .set("subnets", self.vs(&network.private_subnet_ids)?)
         .set(
             "securityGroupName",
             lit(&self.phys(NameKind::SecurityGroup, "")),
@@ -1601,11 +1623,11 @@ impl<'a> Emitter<'a> {
             "securityGroupDescription",
             lit(&format!("panka ElastiCache {}", self.c.id)),
         )
-        .set("vpcId", lit(&network.vpc_id))
+        .set("vpcId", self.v(&network.vpc_id)?)
         .set("replicationGroupId", lit(&id))
         .set("engine", lit(s.engine.as_str()))
-        .set("engineVersion", lit(&s.version))
-        .set("nodeType", lit(&s.node_type))
+        .set("engineVersion", self.v(&s.version)?)
+        .set("nodeType", self.v(&s.node_type)?)
         .set("numCacheClusters", 1 + s.replicas)
         .set("multiAz", multi_az)
         .set("port", s.port)
@@ -1614,7 +1636,7 @@ impl<'a> Emitter<'a> {
         .set("snapshotRetentionDays", s.snapshot_retention_days)
         .opt(
             "maintenanceWindow",
-            s.maintenance_window.as_ref().map(|w| lit(w)),
+            self.vo(s.maintenance_window.as_deref())?,
         )
         .opt(
             "finalSnapshotIdentifier",
@@ -1630,6 +1652,22 @@ impl<'a> Emitter<'a> {
         self.program
             .merge_rendered(&v)
             .map_err(|e| self.prog_err(e))
+    }
+}
+
+/// A JSON document from the spec (an SNS filter policy) with its strings
+/// panka escapes removed: it is sent as one literal string.
+fn unescape_json(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        J::String(s) => J::String(crate::load::template::unescape(s)),
+        J::Array(a) => J::Array(a.iter().map(unescape_json).collect()),
+        J::Object(m) => J::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), unescape_json(v)))
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

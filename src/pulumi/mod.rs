@@ -7,6 +7,7 @@
 //! - [`names`]: physical AWS names that fit each resource type's rules.
 //! - [`template`]: the data templates of `pulumi-templates/` and their holes.
 //! - [`emit`]: one program per component, from the templates.
+//! - [`render`]: all programs of a stack, written as `wave-NN/<project>/`.
 //!
 //! This module never touches panka's state or locks; it turns a resolved
 //! component into a program and nothing else.
@@ -16,5 +17,9 @@ pub mod emit;
 pub mod interp;
 pub mod names;
 pub mod program;
+pub mod render;
 pub mod schema;
 pub mod template;
+
+#[cfg(test)]
+mod tests;
