@@ -32,20 +32,12 @@ pub struct Failure {
 
 impl Failure {
     pub fn new(status: ExitStatus, message: impl Into<String>) -> Self {
-        Failure {
-            status,
-            message: message.into(),
-            printed: false,
-        }
+        Failure { status, message: message.into(), printed: false }
     }
 
     /// The failure has been reported in full already.
     pub fn printed(status: ExitStatus) -> Self {
-        Failure {
-            status,
-            message: String::new(),
-            printed: true,
-        }
+        Failure { status, message: String::new(), printed: true }
     }
 }
 
@@ -60,8 +52,5 @@ impl std::error::Error for Failure {}
 /// The exit status an error should produce: a [`Failure`] anywhere in the
 /// chain decides it, anything else is a plain error.
 pub fn status_of(err: &anyhow::Error) -> ExitStatus {
-    err.chain()
-        .find_map(|e| e.downcast_ref::<Failure>())
-        .map(|f| f.status)
-        .unwrap_or(ExitStatus::Error)
+    err.chain().find_map(|e| e.downcast_ref::<Failure>()).map(|f| f.status).unwrap_or(ExitStatus::Error)
 }

@@ -34,9 +34,7 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<StackFile>> {
             let ft = e.file_type()?;
             if ft.is_dir() {
                 todo.push(e.path());
-            } else if (ft.is_file() || ft.is_symlink())
-                && (name.ends_with(".yaml") || name.ends_with(".yml"))
-            {
+            } else if (ft.is_file() || ft.is_symlink()) && (name.ends_with(".yaml") || name.ends_with(".yml")) {
                 found.push(e.path());
                 if found.len() > MAX_FILES {
                     return Err(std::io::Error::other(format!(
@@ -69,10 +67,7 @@ pub fn classify(dir: &Path, paths: Vec<PathBuf>) -> Vec<StackFile> {
             let (stem, ext) = rel.rsplit_once('.').expect("yaml files have an extension");
             let overlay = stem.rsplit_once('.').and_then(|(base, env)| {
                 let in_same_dir = !env.contains('/');
-                let base_path = ["yaml", "yml"]
-                    .iter()
-                    .map(|e| format!("{base}.{e}"))
-                    .find(|b| all.contains(b));
+                let base_path = ["yaml", "yml"].iter().map(|e| format!("{base}.{e}")).find(|b| all.contains(b));
                 match base_path {
                     Some(b) if in_same_dir && !env.is_empty() => Some((env.to_string(), b)),
                     _ => None,
@@ -113,18 +108,8 @@ mod tests {
                 "/s/services/b/infra.dev.yml".into(),
             ],
         );
-        let env_of = |r: &str| {
-            files
-                .iter()
-                .find(|f| f.relative == r)
-                .unwrap()
-                .overlay_env
-                .clone()
-        };
-        assert_eq!(
-            env_of("stack.production.yaml").as_deref(),
-            Some("production")
-        );
+        let env_of = |r: &str| files.iter().find(|f| f.relative == r).unwrap().overlay_env.clone();
+        assert_eq!(env_of("stack.production.yaml").as_deref(), Some("production"));
         assert_eq!(env_of("app.v2.yaml"), None);
         assert_eq!(env_of("services/b/infra.dev.yml").as_deref(), Some("dev"));
         assert_eq!(service_of("services/b/infra.yaml"), Some("b"));

@@ -40,18 +40,11 @@ pub fn identify(root: Node, default_service: Option<&str>) -> Result<RawDoc, Dia
         return Err(Diagnostic::error(
             "not-a-document",
             root.span,
-            format!(
-                "expected a panka document (a mapping with `apiVersion` and `kind`), found {}",
-                root.type_name()
-            ),
+            format!("expected a panka document (a mapping with `apiVersion` and `kind`), found {}", root.type_name()),
         ));
     };
     let (Some(api), Some(kind_node)) = (root.get("apiVersion"), root.get("kind")) else {
-        let missing = if root.get("kind").is_none() {
-            "kind"
-        } else {
-            "apiVersion"
-        };
+        let missing = if root.get("kind").is_none() { "kind" } else { "apiVersion" };
         return Err(Diagnostic::error(
             "not-a-document",
             root.span,
@@ -61,25 +54,16 @@ pub fn identify(root: Node, default_service: Option<&str>) -> Result<RawDoc, Dia
     };
     let kind_str = kind_node.as_str().unwrap_or("");
     let kind: Kind = kind_str.parse().map_err(|_| {
-        Diagnostic::error(
-            "unknown-kind",
-            kind_node.span,
-            format!("unknown kind `{kind_str}`"),
-        )
-        .with_hint(
-            did_you_mean(kind_str, Kind::ALL.iter().map(|k| k.as_str())).unwrap_or_else(|| {
-                format!("kinds are: {}", Kind::ALL.map(|k| k.as_str()).join(", "))
-            }),
+        Diagnostic::error("unknown-kind", kind_node.span, format!("unknown kind `{kind_str}`")).with_hint(
+            did_you_mean(kind_str, Kind::ALL.iter().map(|k| k.as_str()))
+                .unwrap_or_else(|| format!("kinds are: {}", Kind::ALL.map(|k| k.as_str()).join(", "))),
         )
     })?;
     let api_str = api.as_str().unwrap_or("");
     if api_str != kind.api_version() {
         let known = [CORE_API, INFRA_API, COMPONENTS_API];
         let msg = if known.contains(&api_str) {
-            format!(
-                "kind `{kind}` belongs to `{}`, not `{api_str}`",
-                kind.api_version()
-            )
+            format!("kind `{kind}` belongs to `{}`, not `{api_str}`", kind.api_version())
         } else {
             format!("unknown apiVersion `{api_str}`")
         };
@@ -88,28 +72,17 @@ pub fn identify(root: Node, default_service: Option<&str>) -> Result<RawDoc, Dia
     }
     let _ = entries;
     let Some(meta) = root.get("metadata") else {
-        return Err(Diagnostic::error(
-            "missing-field",
-            root.span,
-            format!("{kind} has no `metadata`"),
-        )
-        .with_hint("add `metadata: {name: …}`"));
+        return Err(Diagnostic::error("missing-field", root.span, format!("{kind} has no `metadata`"))
+            .with_hint("add `metadata: {name: …}`"));
     };
     let Some(name_node) = meta.get("name") else {
-        return Err(Diagnostic::error(
-            "missing-field",
-            meta.span,
-            format!("{kind} has no `metadata.name`"),
-        ));
+        return Err(Diagnostic::error("missing-field", meta.span, format!("{kind} has no `metadata.name`")));
     };
     let Some(name) = name_node.as_str() else {
         return Err(Diagnostic::error(
             "invalid-type",
             name_node.span,
-            format!(
-                "`metadata.name` must be a string, found {}",
-                name_node.type_name()
-            ),
+            format!("`metadata.name` must be a string, found {}", name_node.type_name()),
         ));
     };
     let needs_service = kind.is_component() || kind == Kind::ComponentInfra;
@@ -121,10 +94,7 @@ pub fn identify(root: Node, default_service: Option<&str>) -> Result<RawDoc, Dia
                     return Err(Diagnostic::error(
                         "invalid-type",
                         s.span,
-                        format!(
-                            "`metadata.service` must be a string, found {}",
-                            s.type_name()
-                        ),
+                        format!("`metadata.service` must be a string, found {}", s.type_name()),
                     ))
                 }
             },
@@ -136,22 +106,12 @@ pub fn identify(root: Node, default_service: Option<&str>) -> Result<RawDoc, Dia
                         name_node.span,
                         format!("{kind} `{name}` has no service"),
                     )
-                    .with_hint(
-                        "set `metadata.service`, or place the file under `services/<service>/`",
-                    ))
+                    .with_hint("set `metadata.service`, or place the file under `services/<service>/`"))
                 }
             },
         }
     } else {
         None
     };
-    Ok(RawDoc {
-        id: Identity {
-            kind,
-            name: name.to_string(),
-            service,
-        },
-        name_span: name_node.span,
-        root,
-    })
+    Ok(RawDoc { id: Identity { kind, name: name.to_string(), service }, name_span: name_node.span, root })
 }

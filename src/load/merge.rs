@@ -19,25 +19,17 @@ pub fn merge(base: &mut Node, overlay: Node) {
                 }
             }
         }
-        (Value::Seq(base_items), Value::Seq(over_items))
-            if is_named(base_items) && is_named(&over_items) =>
-        {
+        (Value::Seq(base_items), Value::Seq(over_items)) if is_named(base_items) && is_named(&over_items) => {
             for item in over_items {
                 let name = item_name(&item).map(str::to_string);
-                match base_items
-                    .iter_mut()
-                    .find(|b| item_name(b) == name.as_deref())
-                {
+                match base_items.iter_mut().find(|b| item_name(b) == name.as_deref()) {
                     Some(b) => merge(b, item),
                     None => base_items.push(item),
                 }
             }
         }
         (_, value) => {
-            *base = Node {
-                value,
-                span: overlay.span,
-            };
+            *base = Node { value, span: overlay.span };
         }
     }
 }
@@ -62,11 +54,10 @@ mod tests {
     #[test]
     fn merge_rules() {
         let mut base = doc("a: {x: 1, y: 2}\nlist: [1, 2]\nenv: [{name: A, value: a}, {name: B, value: b}]\ngone: 1\n");
-        let over = doc(
-            "a: {y: 3}\nlist: [9]\nenv: [{name: B, value: bb}, {name: C, value: c}]\ngone: null\n",
-        );
+        let over = doc("a: {y: 3}\nlist: [9]\nenv: [{name: B, value: bb}, {name: C, value: c}]\ngone: null\n");
         merge(&mut base, over);
-        let expect = doc("a: {x: 1, y: 3}\nlist: [9]\nenv: [{name: A, value: a}, {name: B, value: bb}, {name: C, value: c}]\n");
+        let expect =
+            doc("a: {x: 1, y: 3}\nlist: [9]\nenv: [{name: A, value: a}, {name: B, value: bb}, {name: C, value: c}]\n");
         assert_eq!(base.to_json(), expect.to_json());
     }
 }

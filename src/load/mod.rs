@@ -25,6 +25,7 @@ use yaml::{Node, PathSeg, Span};
 
 use crate::model::*;
 use crate::validate::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
+use crate::validate::names::{check_name, NAME_MAX};
 
 /// What to load.
 #[derive(Debug, Clone, Default)]
@@ -113,16 +114,8 @@ impl LoadedStack {
 
     /// Whether this environment asks for approval before changes.
     pub fn requires_approval(&self) -> bool {
-        self.stack
-            .spec
-            .deployment
-            .require_approval
-            .iter()
-            .any(|e| e == &self.environment)
-            || self
-                .environment_doc
-                .as_ref()
-                .is_some_and(|e| e.spec.require_approval)
+        self.stack.spec.deployment.require_approval.iter().any(|e| e == &self.environment)
+            || self.environment_doc.as_ref().is_some_and(|e| e.spec.require_approval)
     }
 
     /// Whether stateful components default to deletion protection.
@@ -130,10 +123,7 @@ impl LoadedStack {
         self.environment_doc
             .as_ref()
             .and_then(|e| e.spec.protected)
-            .unwrap_or_else(|| {
-                matches!(self.environment.as_str(), "production" | "prod")
-                    || self.requires_approval()
-            })
+            .unwrap_or_else(|| matches!(self.environment.as_str(), "production" | "prod") || self.requires_approval())
     }
 }
 
@@ -146,11 +136,7 @@ pub struct LoadFailure {
 
 impl std::fmt::Display for LoadFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the stack has {} error(s)",
-            self.diagnostics.error_count()
-        )
+        write!(f, "the stack has {} error(s)", self.diagnostics.error_count())
     }
 }
 
@@ -171,18 +157,24 @@ pub fn known_environments(opts: &LoadOptions) -> Vec<String> {
                 envs.insert(e.clone());
             }
             if f.overlay_env.is_none() {
-                if let Ok(text) = std::fs::read_to_string(&f.path) {
-                    if let Ok(docs) = yaml::parse(yaml::FileId(0), &text) {
-                        for d in docs {
-                            if d.root.get("kind").and_then(Node::as_str) == Some("Environment") {
-                                if let Some(n) = d
-                                    .root
-                                    .get("metadata")
-                                    .and_then(|m| m.get("name"))
-                                    .and_then(Node::as_str)
-                                {
-                                    envs.insert(n.to_string());
-                                }
+                let Ok(text) = std::fs::read_to_string(&f.path) else { continue };
+                let Ok(docs) = yaml::parse(yaml::FileId(0), &text) else { continue };
+                for d in docs {
+                    let kind = d.root.get("kind").and_then(Node::as_str);
+                    if kind == Some("Environment") {
+                        if let Some(n) = d.root.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str) {
+                            envs.insert(n.to_string());
+                        }
+                    }
+                    if kind == Some("Stack") {
+                        let approval = d.root.at(&[
+                            PathSeg::Key("spec".into()),
+                            PathSeg::Key("deployment".into()),
+                            PathSeg::Key("requireApproval".into()),
+                        ]);
+                        for e in approval.and_then(Node::as_seq).unwrap_or_default() {
+                            if let Some(e) = e.as_str() {
+                                envs.insert(e.to_string());
                             }
                         }
                     }
@@ -190,7 +182,8 @@ pub fn known_environments(opts: &LoadOptions) -> Vec<String> {
             }
         }
     }
-    envs.into_iter().collect()
+    // Invalid names are reported where they are written, not loaded as environments.
+    envs.into_iter().filter(|e| check_name(e, NAME_MAX).is_none()).collect()
 }
 
 fn files_for(opts: &LoadOptions) -> std::io::Result<Vec<discover::StackFile>> {
@@ -198,21 +191,12 @@ fn files_for(opts: &LoadOptions) -> std::io::Result<Vec<discover::StackFile>> {
         None => discover::discover(&opts.dir),
         Some(file) => {
             let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
-            let stem = file
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let mut paths = vec![file.clone()];
-            if let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                &dir
-            }) {
+            if let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir }) {
                 for e in entries.flatten() {
                     let n = e.file_name().to_string_lossy().into_owned();
-                    if n.starts_with(&format!("{stem}."))
-                        && (n.ends_with(".yaml") || n.ends_with(".yml"))
-                    {
+                    if n.starts_with(&format!("{stem}.")) && (n.ends_with(".yaml") || n.ends_with(".yml")) {
                         let p = dir.join(&n);
                         if p != *file {
                             paths.push(p);
@@ -234,20 +218,13 @@ struct Loader<'a> {
 
 impl<'a> Loader<'a> {
     fn new(opts: &'a LoadOptions) -> Self {
-        Loader {
-            opts,
-            sources: Sources::default(),
-            diags: Vec::new(),
-        }
+        Loader { opts, sources: Sources::default(), diags: Vec::new() }
     }
 
     fn fail(mut self) -> LoadFailure {
         let mut d = Diagnostics(std::mem::take(&mut self.diags));
         d.sort();
-        LoadFailure {
-            sources: self.sources,
-            diagnostics: d,
-        }
+        LoadFailure { sources: self.sources, diagnostics: d }
     }
 
     fn run(mut self) -> Result<LoadedStack, LoadFailure> {
@@ -257,9 +234,7 @@ impl<'a> Loader<'a> {
                 let what = self.opts.file.as_ref().unwrap_or(&self.opts.dir);
                 self.diags.push(
                     Diagnostic::error("io", None, format!("cannot read `{}`: {e}", what.display()))
-                        .with_hint(
-                            "pass the stack directory with `-C DIR` or a file with `-f FILE`",
-                        ),
+                        .with_hint("pass the stack directory with `-C DIR` or a file with `-f FILE`"),
                 );
                 return Err(self.fail());
             }
@@ -267,12 +242,8 @@ impl<'a> Loader<'a> {
         if files.iter().all(|f| f.overlay_env.is_some()) {
             let what = self.opts.file.as_ref().unwrap_or(&self.opts.dir);
             self.diags.push(
-                Diagnostic::error(
-                    "no-stack",
-                    None,
-                    format!("no stack files (`*.yaml`) in `{}`", what.display()),
-                )
-                .with_hint("create one with `panka init`, or pass `-C DIR`"),
+                Diagnostic::error("no-stack", None, format!("no stack files (`*.yaml`) in `{}`", what.display()))
+                    .with_hint("create one with `panka init`, or pass `-C DIR`"),
             );
             return Err(self.fail());
         }
@@ -280,12 +251,16 @@ impl<'a> Loader<'a> {
         // Parse base files and the overlays of this environment.
         let mut base_docs: Vec<(String, RawDoc)> = Vec::new();
         let mut overlay_docs: Vec<(String, RawDoc)> = Vec::new();
-        for f in &files {
+        // Every file gets its id up front, so that ids (and diagnostics) are
+        // the same whichever environment is loaded.
+        let ids: Vec<yaml::FileId> =
+            files.iter().map(|f| self.sources.add(f.path.clone(), f.relative.clone(), String::new())).collect();
+        for (f, id) in files.iter().zip(ids) {
             let is_overlay = f.overlay_env.is_some();
             if is_overlay && f.overlay_env.as_deref() != Some(self.opts.environment.as_str()) {
                 continue;
             }
-            let Some(docs) = self.read_file(f) else {
+            let Some(docs) = self.read_file(f, id) else {
                 continue;
             };
             let default_service = discover::service_of(&f.relative);
@@ -313,10 +288,7 @@ impl<'a> Loader<'a> {
         let mut keep = vec![true; base_docs.len()];
         for (i, (_, doc)) in base_docs.iter().enumerate() {
             let previous = if doc.id.kind.is_component() {
-                let key = (
-                    doc.id.service.clone().unwrap_or_default(),
-                    doc.id.name.clone(),
-                );
+                let key = (doc.id.service.clone().unwrap_or_default(), doc.id.name.clone());
                 by_component.insert(key, i)
             } else {
                 by_identity.insert(doc.id.clone(), i)
@@ -331,10 +303,7 @@ impl<'a> Loader<'a> {
                         if first.id.kind == doc.id.kind {
                             format!("{} is defined twice", doc.id)
                         } else {
-                            format!(
-                                "{} has the same name as {} in its service",
-                                doc.id, first.id
-                            )
+                            format!("{} has the same name as {} in its service", doc.id, first.id)
                         },
                     )
                     .with_label(first.name_span, "first defined here")
@@ -345,12 +314,8 @@ impl<'a> Loader<'a> {
                 );
             }
         }
-        let mut docs: Vec<(String, RawDoc)> = base_docs
-            .into_iter()
-            .zip(keep)
-            .filter(|(_, k)| *k)
-            .map(|(d, _)| d)
-            .collect();
+        let mut docs: Vec<(String, RawDoc)> =
+            base_docs.into_iter().zip(keep).filter(|(_, k)| *k).map(|(d, _)| d).collect();
 
         // Overlays onto the documents of their base file.
         for (owner, over) in overlay_docs {
@@ -373,37 +338,28 @@ impl<'a> Loader<'a> {
     fn fail_now(&mut self) -> LoadFailure {
         let mut d = Diagnostics(std::mem::take(&mut self.diags));
         d.sort();
-        LoadFailure {
-            sources: std::mem::take(&mut self.sources),
-            diagnostics: d,
-        }
+        LoadFailure { sources: std::mem::take(&mut self.sources), diagnostics: d }
     }
 
-    fn read_file(&mut self, f: &discover::StackFile) -> Option<Vec<yaml::RawDocument>> {
+    fn read_file(&mut self, f: &discover::StackFile, id: yaml::FileId) -> Option<Vec<yaml::RawDocument>> {
         let bytes = match read_limited(&f.path) {
             Ok(b) => b,
             Err(e) => {
-                self.diags.push(Diagnostic::error(
-                    "io",
-                    None,
-                    format!("cannot read `{}`: {e}", f.relative),
-                ));
+                self.diags.push(Diagnostic::error("io", None, format!("cannot read `{}`: {e}", f.relative)));
                 return None;
             }
         };
-        let text = match yaml::check_bytes(yaml::FileId(self.sources.len() as u32), &bytes) {
+        let text = match yaml::check_bytes(id, &bytes) {
             Ok(t) => t.to_string(),
             Err(e) => {
                 // Keep what is readable so the caret can be shown.
-                let shown =
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 20)]).into_owned();
-                self.sources.add(f.path.clone(), f.relative.clone(), shown);
-                self.diags
-                    .push(Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint));
+                let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 20)]).into_owned();
+                self.sources.set_text(id, shown);
+                self.diags.push(Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint));
                 return None;
             }
         };
-        let id = self.sources.add(f.path.clone(), f.relative.clone(), text);
+        self.sources.set_text(id, text);
         match yaml::parse(id, &self.sources.get(id).text) {
             Ok(docs) if docs.iter().all(|d| d.root.value == yaml::Value::Null) => {
                 self.diags.push(
@@ -418,8 +374,7 @@ impl<'a> Loader<'a> {
             }
             Ok(docs) => Some(docs),
             Err(e) => {
-                self.diags
-                    .push(Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint));
+                self.diags.push(Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint));
                 None
             }
         }
@@ -432,27 +387,26 @@ impl<'a> Loader<'a> {
         }
         let stacks: Vec<&RawDoc> = docs.iter().filter(|d| d.id.kind == Kind::Stack).collect();
         let stack_raw = match stacks.as_slice() {
+            [] if self.diags.iter().any(|d| d.code == "yaml-syntax" || d.code == "invalid-utf8") => {
+                // The Stack may be in the file that could not be read.
+                return Err(());
+            }
             [] => {
-                self.diags.push(
-                    Diagnostic::error("no-stack", None, "no `kind: Stack` document found")
-                        .with_hint("a stack needs exactly one Stack document, usually `stack.yaml`; `panka init` writes one"),
-                );
+                self.diags.push(Diagnostic::error("no-stack", None, "no `kind: Stack` document found").with_hint(
+                    "a stack needs exactly one Stack document, usually `stack.yaml`; `panka init` writes one",
+                ));
                 return Err(());
             }
             [one] => (*one).clone(),
             [first, rest @ ..] => {
                 for r in rest {
                     self.diags.push(
-                        Diagnostic::error(
-                            "duplicate",
-                            r.name_span,
-                            format!("a second Stack `{}`", r.id.name),
-                        )
-                        .with_label(first.name_span, "first Stack")
-                        .with_hint(format!(
-                            "a stack directory holds exactly one Stack; the first is `{}`",
-                            first.id.name
-                        )),
+                        Diagnostic::error("duplicate", r.name_span, format!("a second Stack `{}`", r.id.name))
+                            .with_label(first.name_span, "first Stack")
+                            .with_hint(format!(
+                                "a stack directory holds exactly one Stack; the first is `{}`",
+                                first.id.name
+                            )),
                     );
                 }
                 return Err(());
@@ -463,20 +417,15 @@ impl<'a> Loader<'a> {
                 self.diags.push(Diagnostic::error(
                     "wrong-stack",
                     stack_raw.name_span,
-                    format!(
-                        "`--stack {want}` was given but this directory holds stack `{}`",
-                        stack_raw.id.name
-                    ),
+                    format!("`--stack {want}` was given but this directory holds stack `{}`", stack_raw.id.name),
                 ));
                 return Err(());
             }
         }
 
         // Variables: stack < environment < --var-file < --var.
-        let env_raw = docs
-            .iter()
-            .find(|d| d.id.kind == Kind::Environment && d.id.name == self.opts.environment)
-            .cloned();
+        let env_raw =
+            docs.iter().find(|d| d.id.kind == Kind::Environment && d.id.name == self.opts.environment).cloned();
         let mut variables = raw_variables(&stack_raw.root);
         if let Some(env) = &env_raw {
             variables.extend(raw_variables(&env.root));
@@ -485,12 +434,8 @@ impl<'a> Loader<'a> {
             match read_var_file(f) {
                 Ok(v) => variables.extend(v),
                 Err(e) => self.diags.push(
-                    Diagnostic::error(
-                        "var-file",
-                        None,
-                        format!("cannot read var file `{}`: {e}", f.display()),
-                    )
-                    .with_hint("a var file is a YAML mapping of NAME: value"),
+                    Diagnostic::error("var-file", None, format!("cannot read var file `{}`: {e}", f.display()))
+                        .with_hint("a var file is a YAML mapping of NAME: value"),
                 ),
             }
         }
@@ -504,10 +449,7 @@ impl<'a> Loader<'a> {
                     service_variables.insert(d.id.name.clone(), raw_variables(&d.root));
                 }
                 k if k.is_component() => {
-                    index.insert(
-                        ComponentId::new(d.id.service.clone().unwrap_or_default(), &d.id.name),
-                        k,
-                    );
+                    index.insert(ComponentId::new(d.id.service.clone().unwrap_or_default(), &d.id.name), k);
                 }
                 _ => {}
             }
@@ -530,10 +472,7 @@ impl<'a> Loader<'a> {
             };
             let mut refs = Vec::new();
             if let Some(spec) = spec_mut(&mut d.root) {
-                if d.id.kind == Kind::Service
-                    || d.id.kind == Kind::Environment
-                    || d.id.kind == Kind::Stack
-                {
+                if d.id.kind == Kind::Service || d.id.kind == Kind::Environment || d.id.kind == Kind::Stack {
                     // Variable values are literal text; interpolate everything else.
                     interpolate_except(spec, "variables", &scope, &mut refs, &mut self.diags);
                 } else {
@@ -549,28 +488,26 @@ impl<'a> Loader<'a> {
                     if let Some(spec) = self.typed_spec::<StackSpec>(&d.root, &spec_path) {
                         if let Some(v) = &spec.defaults.infra {
                             let _ = v;
-                            let _ =
-                                self.typed::<InfraSpec>(&d.root, &["spec", "defaults", "infra"]);
+                            let _ = self.typed::<InfraSpec>(&d.root, &["spec", "defaults", "infra"]);
                         }
                         stack_output_refs = refs;
-                        stack_doc = Some(Document {
-                            metadata,
-                            spec,
-                            node: d.root,
-                            name_span: d.name_span,
-                        });
+                        stack_doc = Some(Document { metadata, spec, node: d.root, name_span: d.name_span });
                     }
                 }
                 Kind::Environment => {
+                    if let Some(problem) = check_name(&d.id.name, NAME_MAX) {
+                        self.diags.push(
+                            Diagnostic::error(
+                                "invalid-name",
+                                d.name_span,
+                                format!("environment name `{}` {problem}", d.id.name.escape_debug()),
+                            )
+                            .with_hint("environments are lowercase DNS labels such as `dev`, `staging`, `production`"),
+                        );
+                    }
                     if d.id.name == self.opts.environment {
-                        if let Some(spec) = self.typed_spec::<EnvironmentSpec>(&d.root, &spec_path)
-                        {
-                            env_doc = Some(Document {
-                                metadata,
-                                spec,
-                                node: d.root,
-                                name_span: d.name_span,
-                            });
+                        if let Some(spec) = self.typed_spec::<EnvironmentSpec>(&d.root, &spec_path) {
+                            env_doc = Some(Document { metadata, spec, node: d.root, name_span: d.name_span });
                         }
                     } else {
                         let _ = self.typed_spec::<EnvironmentSpec>(&d.root, &spec_path);
@@ -580,12 +517,7 @@ impl<'a> Loader<'a> {
                     if let Some(spec) = self.typed_spec::<ServiceSpec>(&d.root, &spec_path) {
                         services.insert(
                             d.id.name.clone(),
-                            Document {
-                                metadata,
-                                spec,
-                                node: d.root,
-                                name_span: d.name_span,
-                            },
+                            Document { metadata, spec, node: d.root, name_span: d.name_span },
                         );
                     }
                 }
@@ -600,15 +532,11 @@ impl<'a> Loader<'a> {
                     let spec_json = d.root.get("spec").map(Node::to_json);
                     let Some(spec_json) = spec_json else {
                         self.diags.push(
-                            Diagnostic::error(
-                                "missing-field",
-                                d.name_span,
-                                format!("{kind} `{id}` has no `spec`"),
-                            )
-                            .with_hint(format!(
-                                "see docs/kinds/{}.md for its fields",
-                                kind.as_str().to_lowercase()
-                            )),
+                            Diagnostic::error("missing-field", d.name_span, format!("{kind} `{id}` has no `spec`"))
+                                .with_hint(format!(
+                                    "see docs/kinds/{}.md for its fields",
+                                    kind.as_str().to_lowercase()
+                                )),
                         );
                         continue;
                     };
@@ -633,20 +561,12 @@ impl<'a> Loader<'a> {
                             let mut path = spec_path.to_vec();
                             for seg in e.path().iter() {
                                 match seg {
-                                    serde_path_to_error::Segment::Seq { index } => {
-                                        path.push(PathSeg::Index(*index))
-                                    }
-                                    serde_path_to_error::Segment::Map { key } => {
-                                        path.push(PathSeg::Key(key.clone()))
-                                    }
+                                    serde_path_to_error::Segment::Seq { index } => path.push(PathSeg::Index(*index)),
+                                    serde_path_to_error::Segment::Map { key } => path.push(PathSeg::Key(key.clone())),
                                     _ => {}
                                 }
                             }
-                            self.diags.push(typed::to_diagnostic(
-                                &d.root,
-                                &path,
-                                &e.into_inner().to_string(),
-                            ));
+                            self.diags.push(typed::to_diagnostic(&d.root, &path, &e.into_inner().to_string()));
                         }
                     }
                 }
@@ -666,26 +586,17 @@ impl<'a> Loader<'a> {
                     Diagnostic::error(
                         "infra-not-allowed",
                         name_span,
-                        format!(
-                            "ComponentInfra `{id}` is for a {}, which takes no infra",
-                            c.kind
-                        ),
+                        format!("ComponentInfra `{id}` is for a {}, which takes no infra", c.kind),
                     )
                     .with_hint("ComponentInfra applies to MicroService, Worker and CronJob"),
                 ),
                 None => {
-                    let names = components
-                        .keys()
-                        .filter(|c| c.service == id.service)
-                        .map(|c| c.name.as_str());
+                    let names = components.keys().filter(|c| c.service == id.service).map(|c| c.name.as_str());
                     self.diags.push(
                         Diagnostic::error(
                             "unknown-component",
                             name_span,
-                            format!(
-                                "ComponentInfra `{id}` has no component `{}` in service `{}`",
-                                id.name, id.service
-                            ),
+                            format!("ComponentInfra `{id}` has no component `{}` in service `{}`", id.name, id.service),
                         )
                         .with_hint_opt(did_you_mean(&id.name, names)),
                     );
@@ -731,50 +642,28 @@ impl<'a> Loader<'a> {
         for e in d.root.as_map().unwrap_or_default() {
             if !TOP_LEVEL_FIELDS.contains(&e.key.as_str()) {
                 self.diags.push(
-                    Diagnostic::error(
-                        "unknown-field",
-                        e.key_span,
-                        format!("unknown top-level field `{}`", e.key),
-                    )
-                    .with_hint(
-                        did_you_mean(&e.key, TOP_LEVEL_FIELDS).unwrap_or_else(|| {
+                    Diagnostic::error("unknown-field", e.key_span, format!("unknown top-level field `{}`", e.key))
+                        .with_hint(did_you_mean(&e.key, TOP_LEVEL_FIELDS).unwrap_or_else(|| {
                             "a document has `apiVersion`, `kind`, `metadata` and `spec`".to_string()
-                        }),
-                    ),
+                        })),
                 );
             }
         }
     }
 
-    fn typed<T: serde::de::DeserializeOwned>(
-        &mut self,
-        root: &Node,
-        path: &[&str],
-    ) -> Result<T, ()> {
-        let path: Vec<PathSeg> = path
-            .iter()
-            .map(|k| PathSeg::Key((*k).to_string()))
-            .collect();
+    fn typed<T: serde::de::DeserializeOwned>(&mut self, root: &Node, path: &[&str]) -> Result<T, ()> {
+        let path: Vec<PathSeg> = path.iter().map(|k| PathSeg::Key((*k).to_string())).collect();
         typed::from_node(root, &path).map_err(|d| self.diags.push(d))
     }
 
-    fn typed_spec<T: serde::de::DeserializeOwned>(
-        &mut self,
-        root: &Node,
-        path: &[PathSeg],
-    ) -> Option<T> {
-        typed::from_node(root, path)
-            .map_err(|d| self.diags.push(d))
-            .ok()
+    fn typed_spec<T: serde::de::DeserializeOwned>(&mut self, root: &Node, path: &[PathSeg]) -> Option<T> {
+        typed::from_node(root, path).map_err(|d| self.diags.push(d)).ok()
     }
 }
 
 fn spec_mut(root: &mut Node) -> Option<&mut Node> {
     match &mut root.value {
-        yaml::Value::Map(entries) => entries
-            .iter_mut()
-            .find(|e| e.key == "spec")
-            .map(|e| &mut e.value),
+        yaml::Value::Map(entries) => entries.iter_mut().find(|e| e.key == "spec").map(|e| &mut e.value),
         _ => None,
     }
 }
@@ -797,11 +686,7 @@ fn interpolate_except(
 /// shapes are reported by typed deserialization).
 fn raw_variables(root: &Node) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    if let Some(vars) = root
-        .get("spec")
-        .and_then(|s| s.get("variables"))
-        .and_then(Node::as_map)
-    {
+    if let Some(vars) = root.get("spec").and_then(|s| s.get("variables")).and_then(Node::as_map) {
         for e in vars {
             let v = match &e.value.value {
                 yaml::Value::Str { value, .. } => value.clone(),
@@ -844,7 +729,6 @@ fn read_limited(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
     let file = std::fs::File::open(path)?;
     let mut buf = Vec::new();
-    file.take(yaml::MAX_FILE_BYTES as u64 + 1)
-        .read_to_end(&mut buf)?;
+    file.take(yaml::MAX_FILE_BYTES as u64 + 1).read_to_end(&mut buf)?;
     Ok(buf)
 }

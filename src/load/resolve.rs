@@ -25,18 +25,11 @@ pub enum RefError {
 
 impl ComponentIndex {
     pub fn insert(&mut self, id: ComponentId, kind: Kind) {
-        self.by_name
-            .entry(id.name.clone())
-            .or_default()
-            .push((id, kind));
+        self.by_name.entry(id.name.clone()).or_default().push((id, kind));
     }
 
     pub fn kind_of(&self, id: &ComponentId) -> Option<Kind> {
-        self.by_name
-            .get(&id.name)?
-            .iter()
-            .find(|(c, _)| c == id)
-            .map(|(_, k)| *k)
+        self.by_name.get(&id.name)?.iter().find(|(c, _)| c == id).map(|(_, k)| *k)
     }
 
     fn all_names(&self) -> impl Iterator<Item = &str> {
@@ -45,11 +38,7 @@ impl ComponentIndex {
 
     /// Resolve `name` (same service first, else the one in the stack) or
     /// `service/name`.
-    pub fn resolve(
-        &self,
-        reference: &str,
-        current_service: Option<&str>,
-    ) -> Result<(ComponentId, Kind), RefError> {
+    pub fn resolve(&self, reference: &str, current_service: Option<&str>) -> Result<(ComponentId, Kind), RefError> {
         if let Some((svc, name)) = reference.split_once('/') {
             let id = ComponentId::new(svc, name);
             return match self.kind_of(&id) {
@@ -62,16 +51,12 @@ impl ComponentIndex {
                         .filter(|(c, _)| c.service == svc)
                         .map(|(c, _)| c.to_string())
                         .collect();
-                    Err(RefError::NotFound {
-                        hint: did_you_mean(reference, in_service.iter().map(String::as_str)),
-                    })
+                    Err(RefError::NotFound { hint: did_you_mean(reference, in_service.iter().map(String::as_str)) })
                 }
             };
         }
         let Some(candidates) = self.by_name.get(reference) else {
-            return Err(RefError::NotFound {
-                hint: did_you_mean(reference, self.all_names()),
-            });
+            return Err(RefError::NotFound { hint: did_you_mean(reference, self.all_names()) });
         };
         if let Some(cur) = current_service {
             if let Some(found) = candidates.iter().find(|(c, _)| c.service == cur) {
@@ -80,9 +65,7 @@ impl ComponentIndex {
         }
         match candidates.as_slice() {
             [one] => Ok(one.clone()),
-            many => Err(RefError::Ambiguous {
-                candidates: many.iter().map(|(c, _)| c.clone()).collect(),
-            }),
+            many => Err(RefError::Ambiguous { candidates: many.iter().map(|(c, _)| c.clone()).collect() }),
         }
     }
 }
@@ -110,12 +93,7 @@ enum Resolved {
 impl Scope<'_> {
     /// Substitute every string below `node`. Output references found are
     /// appended to `refs`, problems to `diags`.
-    pub fn interpolate(
-        &self,
-        node: &mut Node,
-        refs: &mut Vec<FoundRef>,
-        diags: &mut Vec<Diagnostic>,
-    ) {
+    pub fn interpolate(&self, node: &mut Node, refs: &mut Vec<FoundRef>, diags: &mut Vec<Diagnostic>) {
         match &mut node.value {
             Value::Map(entries) => {
                 for e in entries {
@@ -165,19 +143,13 @@ impl Scope<'_> {
                                 single_text = Some(v);
                             }
                             Ok(Resolved::Output(r)) => {
-                                refs.push(FoundRef {
-                                    target: r.clone(),
-                                    span: at(e.start, e.end - e.start, value),
-                                });
+                                refs.push(FoundRef { target: r.clone(), span: at(e.start, e.end - e.start, value) });
                                 out.push_str(&r.to_string());
                             }
                             Err(d) => {
                                 failed = true;
                                 let chars = value[e.start..e.end].chars().count();
-                                diags.push(Diagnostic {
-                                    span: Some(at(e.start, chars, value)),
-                                    ..d
-                                });
+                                diags.push(Diagnostic { span: Some(at(e.start, chars, value)), ..d });
                             }
                         },
                     }
@@ -190,10 +162,7 @@ impl Scope<'_> {
                 if whole_var {
                     if let Some(text) = single_text {
                         node.value = match resolve_plain(text) {
-                            Value::Str { .. } => Value::Str {
-                                value: out,
-                                plain: true,
-                            },
+                            Value::Str { .. } => Value::Str { value: out, plain: true },
                             typed => typed,
                         };
                         return;
@@ -212,12 +181,7 @@ impl Scope<'_> {
             )
         };
         let parts: Vec<&str> = body.split('.').collect();
-        if parts.iter().any(|p| {
-            p.is_empty()
-                || !p
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        }) {
+        if parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
             return Err(invalid());
         }
         match parts.as_slice() {
@@ -238,20 +202,12 @@ impl Scope<'_> {
         if let Some(v) = self.variables.get(name) {
             return Ok(Resolved::Text(v.clone()));
         }
-        let mut d = Diagnostic::error(
-            "unknown-variable",
-            None,
-            format!("unknown variable `{name}`"),
-        );
+        let mut d = Diagnostic::error("unknown-variable", None, format!("unknown variable `{name}`"));
         let owner = self
             .current_service
             .into_iter()
             .chain(self.service_variables.keys().map(String::as_str))
-            .find(|svc| {
-                self.service_variables
-                    .get(*svc)
-                    .is_some_and(|vars| vars.contains_key(name))
-            });
+            .find(|svc| self.service_variables.get(*svc).is_some_and(|vars| vars.contains_key(name)));
         d.hint = match owner {
             Some(svc) => Some(format!("`{name}` is a variable of service `{svc}`: write `${{{svc}.{name}}}`")),
             None => did_you_mean(name, self.variables.keys().map(String::as_str)).or_else(|| {
@@ -262,10 +218,7 @@ impl Scope<'_> {
     }
 
     fn two_part(&self, first: &str, second: &str) -> Result<Resolved, Diagnostic> {
-        let service_var = self
-            .service_variables
-            .get(first)
-            .and_then(|vars| vars.get(second));
+        let service_var = self.service_variables.get(first).and_then(|vars| vars.get(second));
         let component = self.components.resolve(first, self.current_service);
         match (service_var, component) {
             (Some(v), Err(_)) => Ok(Resolved::Text(v.clone())),
@@ -273,7 +226,9 @@ impl Scope<'_> {
             (Some(_), Ok((id, _))) => Err(Diagnostic::error(
                 "ambiguous-reference",
                 None,
-                format!("`${{{first}.{second}}}` is ambiguous: a variable of service `{first}` and an output of `{id}`"),
+                format!(
+                    "`${{{first}.{second}}}` is ambiguous: a variable of service `{first}` and an output of `{id}`"
+                ),
             )
             .with_hint(format!("write `${{{}.{}.{second}}}` for the output", id.service, id.name))),
             (None, Err(e)) => {
@@ -302,11 +257,7 @@ impl Scope<'_> {
             )
             .with_hint(hint));
         }
-        Ok(Resolved::Output(OutputRef {
-            service: id.service,
-            component: id.name,
-            output: output.to_string(),
-        }))
+        Ok(Resolved::Output(OutputRef { service: id.service, component: id.name, output: output.to_string() }))
     }
 
     fn ref_error(&self, reference: &str, e: RefError) -> Diagnostic {
@@ -317,28 +268,19 @@ impl Scope<'_> {
 /// The diagnostic for an unresolvable component reference (no span yet).
 pub fn reference_error(reference: &str, e: RefError) -> Diagnostic {
     match e {
-        RefError::NotFound { hint } => Diagnostic::error(
-            "unknown-component",
-            None,
-            format!("no component `{reference}` in this stack"),
-        )
-        .with_hint_opt(hint),
+        RefError::NotFound { hint } => {
+            Diagnostic::error("unknown-component", None, format!("no component `{reference}` in this stack"))
+                .with_hint_opt(hint)
+        }
         RefError::Ambiguous { candidates } => Diagnostic::error(
             "ambiguous-reference",
             None,
             format!(
                 "component `{reference}` is ambiguous: {}",
-                candidates
-                    .iter()
-                    .map(|c| format!("`{c}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
             ),
         )
-        .with_hint(format!(
-            "qualify it with its service, e.g. `{}`",
-            candidates[0]
-        )),
+        .with_hint(format!("qualify it with its service, e.g. `{}`", candidates[0])),
     }
 }
 
@@ -347,15 +289,10 @@ mod tests {
     use super::*;
     use crate::load::yaml::{parse, FileId};
 
-    fn scope_fixture() -> (
-        BTreeMap<String, String>,
-        BTreeMap<String, BTreeMap<String, String>>,
-        ComponentIndex,
-    ) {
-        let vars = BTreeMap::from([
-            ("VERSION".to_string(), "1.2.3".to_string()),
-            ("N".into(), "3".into()),
-        ]);
+    type Fixture = (BTreeMap<String, String>, BTreeMap<String, BTreeMap<String, String>>, ComponentIndex);
+
+    fn scope_fixture() -> Fixture {
+        let vars = BTreeMap::from([("VERSION".to_string(), "1.2.3".to_string()), ("N".into(), "3".into())]);
         let svars = BTreeMap::from([(
             "backend".to_string(),
             BTreeMap::from([("IMAGE_REPO".to_string(), "repo/x".to_string())]),
@@ -369,12 +306,7 @@ mod tests {
 
     fn run(text: &str, service: Option<&str>) -> (Node, Vec<FoundRef>, Vec<Diagnostic>) {
         let (vars, svars, idx) = scope_fixture();
-        let scope = Scope {
-            variables: &vars,
-            service_variables: &svars,
-            components: &idx,
-            current_service: service,
-        };
+        let scope = Scope { variables: &vars, service_variables: &svars, components: &idx, current_service: service };
         let mut node = parse(FileId(0), text).unwrap().remove(0).root;
         let (mut refs, mut diags) = (vec![], vec![]);
         scope.interpolate(&mut node, &mut refs, &mut diags);
@@ -383,14 +315,13 @@ mod tests {
 
     #[test]
     fn variables_service_variables_and_outputs() {
-        let (n, refs, diags) =
-            run("a: \"${backend.IMAGE_REPO}:${VERSION}\"\nb: ${database.address}\nc: ${N}\nd: $${VERSION}\n", Some("backend"));
+        let (n, refs, diags) = run(
+            "a: \"${backend.IMAGE_REPO}:${VERSION}\"\nb: ${database.address}\nc: ${N}\nd: $${VERSION}\n",
+            Some("backend"),
+        );
         assert!(diags.is_empty(), "{diags:?}");
         assert_eq!(n.get("a").unwrap().as_str(), Some("repo/x:1.2.3"));
-        assert_eq!(
-            n.get("b").unwrap().as_str(),
-            Some("${backend.database.address}")
-        );
+        assert_eq!(n.get("b").unwrap().as_str(), Some("${backend.database.address}"));
         assert_eq!(n.get("c").unwrap().value, Value::Int(3));
         assert_eq!(n.get("d").unwrap().as_str(), Some("$${VERSION}"));
         assert_eq!(refs.len(), 1);
@@ -399,15 +330,9 @@ mod tests {
 
     #[test]
     fn errors_are_located_and_helpful() {
-        let (_, _, diags) = run(
-            "a: \"x ${VERSON}\"\nb: ${database.adress}\nc: ${api.url}\n",
-            Some("other"),
-        );
+        let (_, _, diags) = run("a: \"x ${VERSON}\"\nb: ${database.adress}\nc: ${api.url}\n", Some("other"));
         assert_eq!(diags.len(), 3);
-        assert_eq!(
-            (diags[0].span.unwrap().line, diags[0].span.unwrap().col),
-            (1, 7)
-        );
+        assert_eq!((diags[0].span.unwrap().line, diags[0].span.unwrap().col), (1, 7));
         assert_eq!(diags[0].hint.as_deref(), Some("did you mean `VERSION`?"));
         assert!(diags[1].hint.as_deref().unwrap().contains("address"));
         assert_eq!(diags[2].code, "ambiguous-reference");
@@ -418,17 +343,9 @@ mod tests {
         let vars = BTreeMap::from([("X".to_string(), "${evil}".to_string())]);
         let idx = ComponentIndex::default();
         let svars = BTreeMap::new();
-        let scope = Scope {
-            variables: &vars,
-            service_variables: &svars,
-            components: &idx,
-            current_service: None,
-        };
+        let scope = Scope { variables: &vars, service_variables: &svars, components: &idx, current_service: None };
         let mut node = parse(FileId(0), "a: \"v=${X}\"").unwrap().remove(0).root;
         scope.interpolate(&mut node, &mut vec![], &mut vec![]);
-        assert_eq!(
-            template::literal(node.get("a").unwrap().as_str().unwrap()).unwrap(),
-            "v=${evil}"
-        );
+        assert_eq!(template::literal(node.get("a").unwrap().as_str().unwrap()).unwrap(), "v=${evil}");
     }
 }

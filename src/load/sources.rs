@@ -24,13 +24,15 @@ impl Sources {
     pub fn add(&mut self, path: PathBuf, display: String, text: String) -> FileId {
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        self.files.push(SourceFile {
-            path,
-            display,
-            text,
-            line_starts,
-        });
+        self.files.push(SourceFile { path, display, text, line_starts });
         FileId(self.files.len() as u32 - 1)
+    }
+
+    /// Replace a file's text (files are registered before they are read).
+    pub fn set_text(&mut self, id: FileId, text: String) {
+        let file = &mut self.files[id.0 as usize];
+        file.line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        file.text = text;
     }
 
     pub fn get(&self, id: FileId) -> &SourceFile {
@@ -65,15 +67,9 @@ impl Sources {
         let Some(&start) = file.line_starts.get(line_idx) else {
             return file.text.len()..file.text.len();
         };
-        let end_of_line = file
-            .line_starts
-            .get(line_idx + 1)
-            .map_or(file.text.len(), |e| e - 1);
+        let end_of_line = file.line_starts.get(line_idx + 1).map_or(file.text.len(), |e| e - 1);
         let line = &file.text[start..end_of_line];
-        let mut chars = line
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain(std::iter::once(line.len()));
+        let mut chars = line.char_indices().map(|(i, _)| i).chain(std::iter::once(line.len()));
         let col = (span.col.max(1) - 1) as usize;
         let from = chars.nth(col).unwrap_or(line.len());
         let to = line[from..]

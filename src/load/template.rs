@@ -28,11 +28,7 @@ impl OutputRef {
 
 impl std::fmt::Display for OutputRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "${{{}.{}.{}}}",
-            self.service, self.component, self.output
-        )
+        write!(f, "${{{}.{}.{}}}", self.service, self.component, self.output)
     }
 }
 
@@ -79,20 +75,13 @@ pub fn tokenize(s: &str) -> Result<Vec<Token<'_>>, TemplateError> {
         }
         if bytes[i] == b'$' && bytes.get(i + 1) == Some(&b'{') {
             let Some(close) = s[i + 2..].find('}') else {
-                return Err(TemplateError {
-                    offset: i,
-                    message: "`${` is not closed by `}`".into(),
-                });
+                return Err(TemplateError { offset: i, message: "`${` is not closed by `}`".into() });
             };
             if text_start < i {
                 tokens.push(Token::Text(&s[text_start..i]));
             }
             let end = i + 2 + close + 1;
-            tokens.push(Token::Expr(Expr {
-                start: i,
-                end,
-                body: &s[i + 2..i + 2 + close],
-            }));
+            tokens.push(Token::Expr(Expr { start: i, end, body: &s[i + 2..i + 2 + close] }));
             i = end;
             text_start = end;
             continue;
@@ -135,13 +124,11 @@ pub fn parse(s: &str) -> Vec<Part> {
             Token::Expr(e) => {
                 let mut it = e.body.splitn(3, '.');
                 match (it.next(), it.next(), it.next()) {
-                    (Some(service), Some(component), Some(output)) => {
-                        parts.push(Part::Ref(OutputRef {
-                            service: service.to_string(),
-                            component: component.to_string(),
-                            output: output.to_string(),
-                        }))
-                    }
+                    (Some(service), Some(component), Some(output)) => parts.push(Part::Ref(OutputRef {
+                        service: service.to_string(),
+                        component: component.to_string(),
+                        output: output.to_string(),
+                    })),
                     _ => parts.push(Part::Literal(format!("${{{}}}", e.body))),
                 }
             }
@@ -203,11 +190,7 @@ mod tests {
             parts,
             vec![
                 Part::Literal("host=".into()),
-                Part::Ref(OutputRef {
-                    service: "b".into(),
-                    component: "db".into(),
-                    output: "address".into()
-                }),
+                Part::Ref(OutputRef { service: "b".into(), component: "db".into(), output: "address".into() }),
                 Part::Literal(";lit=${no}".into()),
             ]
         );

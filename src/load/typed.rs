@@ -8,10 +8,7 @@ use crate::validate::diagnostic::{did_you_mean, Diagnostic};
 
 /// Deserialize the node at `prefix` of `root` into `T`.
 pub fn from_node<T: DeserializeOwned>(root: &Node, prefix: &[PathSeg]) -> Result<T, Diagnostic> {
-    let node = root
-        .at(prefix)
-        .cloned()
-        .unwrap_or_else(|| Node::new(super::yaml::Value::Map(vec![]), root.span));
+    let node = root.at(prefix).cloned().unwrap_or_else(|| Node::new(super::yaml::Value::Map(vec![]), root.span));
     let json = node.to_json();
     serde_path_to_error::deserialize(json).map_err(|e| {
         let mut path: Vec<PathSeg> = prefix.to_vec();
@@ -19,8 +16,7 @@ pub fn from_node<T: DeserializeOwned>(root: &Node, prefix: &[PathSeg]) -> Result
             match seg {
                 serde_path_to_error::Segment::Seq { index } => path.push(PathSeg::Index(*index)),
                 serde_path_to_error::Segment::Map { key } => path.push(PathSeg::Key(key.clone())),
-                serde_path_to_error::Segment::Enum { .. }
-                | serde_path_to_error::Segment::Unknown => {}
+                serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
             }
         }
         to_diagnostic(root, &path, &e.into_inner().to_string())
@@ -38,31 +34,16 @@ pub fn to_diagnostic(root: &Node, path: &[PathSeg], message: &str) -> Diagnostic
             _ => path,
         };
         let at = path_to_string(parent);
-        let span = root
-            .key_span_at(parent, field)
-            .unwrap_or_else(|| root.span_at(parent));
-        let where_ = if at.is_empty() {
-            String::new()
-        } else {
-            format!(" in `{at}`")
-        };
-        let hint = did_you_mean(field, expected.iter().map(String::as_str)).or_else(|| {
-            (!expected.is_empty()).then(|| format!("valid fields are: {}", expected.join(", ")))
-        });
-        return Diagnostic::error(
-            "unknown-field",
-            span,
-            format!("unknown field `{field}`{where_}"),
-        )
-        .with_hint_opt(hint);
+        let span = root.key_span_at(parent, field).unwrap_or_else(|| root.span_at(parent));
+        let where_ = if at.is_empty() { String::new() } else { format!(" in `{at}`") };
+        let hint = did_you_mean(field, expected.iter().map(String::as_str))
+            .or_else(|| (!expected.is_empty()).then(|| format!("valid fields are: {}", expected.join(", "))));
+        return Diagnostic::error("unknown-field", span, format!("unknown field `{field}`{where_}"))
+            .with_hint_opt(hint);
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let field = rest.split('`').next().unwrap_or(rest);
-        let where_ = if at.is_empty() {
-            String::new()
-        } else {
-            format!(" in `{at}`")
-        };
+        let where_ = if at.is_empty() { String::new() } else { format!(" in `{at}`") };
         return Diagnostic::error(
             "missing-field",
             root.span_at(path),
@@ -74,23 +55,20 @@ pub fn to_diagnostic(root: &Node, path: &[PathSeg], message: &str) -> Diagnostic
         let expected = backticked(tail);
         let hint = did_you_mean(value, expected.iter().map(String::as_str))
             .or_else(|| Some(format!("valid values are: {}", expected.join(", "))));
-        return Diagnostic::error(
-            "invalid-value",
-            root.span_at(path),
-            format!("`{at}`: unknown value `{value}`"),
-        )
-        .with_hint_opt(hint);
+        return Diagnostic::error("invalid-value", root.span_at(path), format!("`{at}`: unknown value `{value}`"))
+            .with_hint_opt(hint);
     }
     if let Some(rest) = message.strip_prefix("invalid type: ") {
-        let (found, expected) = rest
-            .split_once(", expected ")
-            .unwrap_or((rest, "another type"));
+        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "another type"));
         let expected = friendly_type(expected);
         let node = root.at(path);
         let hint = match (node.map(|n| &n.value), expected.as_str()) {
-            (Some(super::yaml::Value::Int(_) | super::yaml::Value::Float(_) | super::yaml::Value::Bool(_)), "a string") => {
-                Some("quote the value to make it a string".to_string())
-            }
+            (
+                Some(super::yaml::Value::Int(_) | super::yaml::Value::Float(_) | super::yaml::Value::Bool(_)),
+                "a string",
+            ) => Some(
+                "quote the value to make it a string (unquoted, YAML reads `16.10` as the number 16.1)".to_string(),
+            ),
             (Some(super::yaml::Value::Str { value, .. }), _) if value.contains("${") => {
                 Some("component outputs are only known after apply and can be used in string fields only".to_string())
             }
@@ -104,25 +82,13 @@ pub fn to_diagnostic(root: &Node, path: &[PathSeg], message: &str) -> Diagnostic
         .with_hint_opt(hint);
     }
     if let Some(rest) = message.strip_prefix("invalid value: ") {
-        return Diagnostic::error(
-            "invalid-value",
-            root.span_at(path),
-            format!("`{at}`: invalid value: {rest}"),
-        );
+        return Diagnostic::error("invalid-value", root.span_at(path), format!("`{at}`: invalid value: {rest}"));
     }
-    Diagnostic::error(
-        "invalid-value",
-        root.span_at(path),
-        format!("`{at}`: {message}"),
-    )
+    Diagnostic::error("invalid-value", root.span_at(path), format!("`{at}`: {message}"))
 }
 
 fn backticked(s: &str) -> Vec<String> {
-    s.split('`')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
+    s.split('`').skip(1).step_by(2).map(str::to_string).collect()
 }
 
 fn friendly_type(serde_expected: &str) -> String {
@@ -165,10 +131,6 @@ mod tests {
         let d = spec_error("spec:\n  resources:\n    cpu: lots\n");
         assert_eq!(d.code, "invalid-type");
         assert_eq!((d.span.unwrap().line, d.span.unwrap().col), (3, 10));
-        assert!(
-            d.message.contains("expected a non-negative integer"),
-            "{}",
-            d.message
-        );
+        assert!(d.message.contains("expected a non-negative integer"), "{}", d.message);
     }
 }

@@ -36,21 +36,12 @@ pub struct Span {
 
 impl Span {
     pub fn new(file: FileId, line: u32, col: u32, len: u32) -> Self {
-        Span {
-            file,
-            line,
-            col,
-            len: len.max(1),
-        }
+        Span { file, line, col, len: len.max(1) }
     }
 
     /// The same position moved `chars` characters to the right, covering `len`.
     pub fn shifted(self, chars: u32, len: u32) -> Self {
-        Span {
-            col: self.col + chars,
-            len: len.max(1),
-            ..self
-        }
+        Span { col: self.col + chars, len: len.max(1), ..self }
     }
 }
 
@@ -168,17 +159,10 @@ impl Node {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
-            Value::Float(f) => serde_json::Number::from_f64(*f)
-                .map(J::Number)
-                .unwrap_or(J::Null),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
             Value::Str { value, .. } => J::String(value.clone()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
-                    .collect(),
-            ),
+            Value::Map(entries) => J::Object(entries.iter().map(|e| (e.key.clone(), e.value.to_json())).collect()),
         }
     }
 
@@ -258,10 +242,7 @@ pub fn check_bytes(file: FileId, bytes: &[u8]) -> Result<&str, YamlError> {
         YamlError {
             span: Span::new(file, line, col, 1),
             code: "invalid-utf8",
-            message: format!(
-                "file is not valid UTF-8 (invalid byte at offset {})",
-                e.valid_up_to()
-            ),
+            message: format!("file is not valid UTF-8 (invalid byte at offset {})", e.valid_up_to()),
             hint: Some("save the file as UTF-8".into()),
         }
     })
@@ -289,13 +270,7 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn new(file: FileId, text: &'a str) -> Self {
-        Reader {
-            file,
-            text,
-            parser: Parser::new_from_str(text),
-            anchors: Vec::new(),
-            alias_budget: MAX_ALIAS_NODES,
-        }
+        Reader { file, text, parser: Parser::new_from_str(text), anchors: Vec::new(), alias_budget: MAX_ALIAS_NODES }
     }
 
     fn span(&self, m: &Marker, len: usize) -> Span {
@@ -303,12 +278,7 @@ impl<'a> Reader<'a> {
     }
 
     fn error(&self, span: Span, code: &'static str, message: impl Into<String>) -> YamlError {
-        YamlError {
-            span,
-            code,
-            message: message.into(),
-            hint: None,
-        }
+        YamlError { span, code, message: message.into(), hint: None }
     }
 
     fn run(mut self) -> Result<Vec<RawDocument>, YamlError> {
@@ -329,20 +299,13 @@ impl<'a> Reader<'a> {
                 Event::Alias(id) => {
                     let span = self.span(&mark, 1);
                     let Some(target) = self.anchors.iter().rev().find(|(a, _)| *a == id) else {
-                        return Err(self.error(
-                            span,
-                            "yaml-syntax",
-                            "alias refers to an unknown anchor",
-                        ));
+                        return Err(self.error(span, "yaml-syntax", "alias refers to an unknown anchor"));
                     };
                     let target = target.1.clone();
                     let size = count_nodes(&target);
                     if size > self.alias_budget {
-                        let mut err = self.error(
-                            span,
-                            "alias-limit",
-                            "aliases expand to too many nodes (possible alias bomb)",
-                        );
+                        let mut err =
+                            self.error(span, "alias-limit", "aliases expand to too many nodes (possible alias bomb)");
                         err.hint = Some(format!(
                             "a file may add at most {MAX_ALIAS_NODES} nodes through aliases; write the values out"
                         ));
@@ -363,14 +326,9 @@ impl<'a> Reader<'a> {
                 Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                     let span = self.span(&mark, 1);
                     if stack.len() >= MAX_DEPTH {
-                        let mut err = self.error(
-                            span,
-                            "too-deep",
-                            format!("nesting is deeper than {MAX_DEPTH} levels"),
-                        );
-                        err.hint = Some(
-                            "panka documents are never this deep; check the indentation".into(),
-                        );
+                        let mut err =
+                            self.error(span, "too-deep", format!("nesting is deeper than {MAX_DEPTH} levels"));
+                        err.hint = Some("panka documents are never this deep; check the indentation".into());
                         return Err(err);
                     }
                     let value = if matches!(event, Event::SequenceStart(..)) {
@@ -378,11 +336,7 @@ impl<'a> Reader<'a> {
                     } else {
                         Value::Map(Vec::new())
                     };
-                    stack.push(Frame {
-                        node: Node::new(value, span),
-                        anchor,
-                        pending_key: None,
-                    });
+                    stack.push(Frame { node: Node::new(value, span), anchor, pending_key: None });
                     continue;
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
@@ -395,10 +349,13 @@ impl<'a> Reader<'a> {
             };
             match stack.last_mut() {
                 None => {
-                    docs.push(RawDocument {
-                        root: node,
-                        start: doc_start,
-                    });
+                    let mut root = node;
+                    if let Value::Map(entries) = &root.value {
+                        if let Some(first) = entries.first() {
+                            root.span = first.key_span;
+                        }
+                    }
+                    docs.push(RawDocument { root, start: doc_start });
                 }
                 Some(parent) => self.attach(parent, node)?,
             }
@@ -418,62 +375,41 @@ impl<'a> Reader<'a> {
                         Value::Float(f) => f.to_string(),
                         Value::Null => "null".to_string(),
                         Value::Seq(_) | Value::Map(_) => {
-                            return Err(self.error(
-                                node.span,
-                                "yaml-syntax",
-                                "a mapping key must be a plain value",
-                            ));
+                            return Err(self.error(node.span, "yaml-syntax", "a mapping key must be a plain value"));
                         }
                     };
                     if key == "<<" {
-                        let mut err = self.error(
-                            node.span,
-                            "yaml-merge-key",
-                            "YAML merge keys (`<<`) are not supported",
-                        );
-                        err.hint = Some(
-                            "use stack `spec.defaults` or an environment overlay instead".into(),
-                        );
+                        let mut err =
+                            self.error(node.span, "yaml-merge-key", "YAML merge keys (`<<`) are not supported");
+                        err.hint = Some("use stack `spec.defaults` or an environment overlay instead".into());
                         return Err(err);
                     }
                     if let Some(prev) = entries.iter().find(|e| e.key == key) {
-                        let mut err = self.error(
-                            node.span,
-                            "duplicate-key",
-                            format!("duplicate key `{key}`"),
-                        );
-                        err.hint = Some(format!(
-                            "`{key}` is already set on line {}",
-                            prev.key_span.line
-                        ));
+                        let mut err = self.error(node.span, "duplicate-key", format!("duplicate key `{key}`"));
+                        err.hint = Some(format!("`{key}` is already set on line {}", prev.key_span.line));
                         return Err(err);
                     }
                     parent.pending_key = Some((key, node.span));
                 }
-                Some((key, key_span)) => entries.push(Entry {
-                    key,
-                    key_span,
-                    value: node,
-                }),
+                Some((key, key_span)) => {
+                    // A block collection's start mark is wherever the parser
+                    // noticed it; its key is the place a person looks for.
+                    let mut node = node;
+                    if matches!(node.value, Value::Map(_) | Value::Seq(_)) && node.span.line != key_span.line {
+                        node.span = key_span;
+                    }
+                    entries.push(Entry { key, key_span, value: node })
+                }
             },
             _ => unreachable!("only collections are pushed on the stack"),
         }
         Ok(())
     }
 
-    fn scalar(
-        &self,
-        value: String,
-        style: TScalarStyle,
-        tag: Option<&Tag>,
-        span: Span,
-    ) -> Result<Value, YamlError> {
+    fn scalar(&self, value: String, style: TScalarStyle, tag: Option<&Tag>, span: Span) -> Result<Value, YamlError> {
         if let Some(tag) = tag {
             return match (tag.handle.as_str(), tag.suffix.as_str()) {
-                ("!!", "str") | ("tag:yaml.org,2002:", "str") => Ok(Value::Str {
-                    value,
-                    plain: false,
-                }),
+                ("!!", "str") | ("tag:yaml.org,2002:", "str") => Ok(Value::Str { value, plain: false }),
                 _ => {
                     let mut err = self.error(
                         span,
@@ -486,10 +422,7 @@ impl<'a> Reader<'a> {
             };
         }
         if style != TScalarStyle::Plain {
-            return Ok(Value::Str {
-                value,
-                plain: false,
-            });
+            return Ok(Value::Str { value, plain: false });
         }
         Ok(resolve_plain(value))
     }
@@ -501,17 +434,10 @@ impl<'a> Reader<'a> {
             TScalarStyle::Plain if !value.contains('\n') => chars,
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted if !value.contains('\n') => {
                 // Count up to the closing quote on the same line in the source.
-                let line = self
-                    .text
-                    .lines()
-                    .nth(mark.line().saturating_sub(1))
-                    .unwrap_or("");
+                let line = self.text.lines().nth(mark.line().saturating_sub(1)).unwrap_or("");
                 let rest: String = line.chars().skip(mark.col()).collect();
                 let quote = rest.chars().next().unwrap_or('"');
-                rest.chars()
-                    .skip(1)
-                    .position(|c| c == quote)
-                    .map_or(chars + 2, |p| p + 2)
+                rest.chars().skip(1).position(|c| c == quote).map_or(chars + 2, |p| p + 2)
             }
             _ => 1,
         }
@@ -521,13 +447,8 @@ impl<'a> Reader<'a> {
         let m = e.marker();
         let span = Span::new(self.file, m.line() as u32, m.col() as u32 + 1, 1);
         let info = e.info();
-        let line_text = self
-            .text
-            .lines()
-            .nth(m.line().saturating_sub(1))
-            .unwrap_or("");
-        let hint = if line_text.starts_with(|c: char| c == '\t' || c == ' ')
-            && line_text.trim_start_matches(' ').starts_with('\t')
+        let line_text = self.text.lines().nth(m.line().saturating_sub(1)).unwrap_or("");
+        let hint = if line_text.starts_with(['\t', ' ']) && line_text.trim_start_matches(' ').starts_with('\t')
             || info.contains("tab")
         {
             Some("YAML indentation must use spaces, not tabs".to_string())
@@ -539,18 +460,10 @@ impl<'a> Reader<'a> {
                 span,
                 code: "too-deep",
                 message: "nesting is too deep".to_string(),
-                hint: Some(
-                    "panka documents are never this deep; check the brackets and indentation"
-                        .into(),
-                ),
+                hint: Some("panka documents are never this deep; check the brackets and indentation".into()),
             };
         }
-        YamlError {
-            span,
-            code: "yaml-syntax",
-            message: format!("invalid YAML: {info}"),
-            hint,
-        }
+        YamlError { span, code: "yaml-syntax", message: format!("invalid YAML: {info}"), hint }
     }
 }
 
@@ -560,9 +473,7 @@ pub fn resolve_plain(value: String) -> Value {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
         "false" | "False" | "FALSE" => return Value::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Value::Float(f64::INFINITY)
-        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
@@ -640,10 +551,7 @@ mod tests {
         let n = one("a:\n  bb: hello\n  list: [1, \"two\"]\n");
         let bb = n.get("a").unwrap().entry("bb").unwrap();
         assert_eq!((bb.key_span.line, bb.key_span.col), (2, 3));
-        assert_eq!(
-            (bb.value.span.line, bb.value.span.col, bb.value.span.len),
-            (2, 7, 5)
-        );
+        assert_eq!((bb.value.span.line, bb.value.span.col, bb.value.span.len), (2, 7, 5));
         let two = &n.get("a").unwrap().get("list").unwrap().as_seq().unwrap()[1];
         assert_eq!((two.span.line, two.span.col, two.span.len), (3, 13, 5));
         assert_eq!(two.as_str(), Some("two"));

@@ -27,10 +27,7 @@ pub struct ComponentId {
 
 impl ComponentId {
     pub fn new(service: impl Into<String>, name: impl Into<String>) -> Self {
-        ComponentId {
-            service: service.into(),
-            name: name.into(),
-        }
+        ComponentId { service: service.into(), name: name.into() }
     }
 
     /// Pulumi project name: `<service>-<component>`.
@@ -65,11 +62,7 @@ pub struct ValueFrom {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct EnvVar {
     pub name: String,
-    #[serde(
-        default,
-        deserialize_with = "opt_string_like",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "opt_string_like", skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_from: Option<ValueFrom>,
@@ -131,9 +124,7 @@ pub fn opt_string_like<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>
 }
 
 /// A map of variables whose values may be strings, numbers or booleans.
-pub fn variables_map<'de, D: Deserializer<'de>>(
-    d: D,
-) -> Result<BTreeMap<String, String>, D::Error> {
+pub fn variables_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
     #[derive(Deserialize)]
     struct V(#[serde(deserialize_with = "string_like")] String);
     let map: BTreeMap<String, V> = BTreeMap::deserialize(d)?;

@@ -48,9 +48,9 @@ pub struct Scaling {
 pub struct Autoscaling {
     pub min: u32,
     pub max: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "targetCPUPercent")]
     pub target_cpu_percent: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "targetMemoryPercent")]
     pub target_memory_percent: Option<u32>,
 }
 
@@ -96,20 +96,19 @@ impl InfraSpec {
         InfraSpec {
             resources: Resources {
                 cpu: self.resources.cpu.or(base.resources.cpu),
-                memory: self.resources.memory.or(base.resources.memory),
+                // A component that picks its CPU gets the memory that goes with
+                // it, not the stack default's (which may not fit the new CPU).
+                memory: self.resources.memory.or(if self.resources.cpu.is_some() {
+                    None
+                } else {
+                    base.resources.memory
+                }),
             },
             scaling: Scaling {
                 replicas: self.scaling.replicas.or(base.scaling.replicas),
-                autoscaling: self
-                    .scaling
-                    .autoscaling
-                    .clone()
-                    .or_else(|| base.scaling.autoscaling.clone()),
+                autoscaling: self.scaling.autoscaling.clone().or_else(|| base.scaling.autoscaling.clone()),
             },
-            load_balancer: self
-                .load_balancer
-                .clone()
-                .or_else(|| base.load_balancer.clone()),
+            load_balancer: self.load_balancer.clone().or_else(|| base.load_balancer.clone()),
             health_check_grace_period_seconds: self
                 .health_check_grace_period_seconds
                 .or(base.health_check_grace_period_seconds),
@@ -127,11 +126,7 @@ impl InfraSpec {
                 256 => 512,
                 c => c * 2,
             }),
-            replicas: self
-                .scaling
-                .replicas
-                .or(self.scaling.autoscaling.as_ref().map(|a| a.min))
-                .unwrap_or(2),
+            replicas: self.scaling.replicas.or(self.scaling.autoscaling.as_ref().map(|a| a.min)).unwrap_or(2),
             autoscaling: self.scaling.autoscaling.clone(),
             load_balancer: self.load_balancer.clone(),
             health_check_grace_period_seconds: self.health_check_grace_period_seconds.unwrap_or(60),

@@ -92,10 +92,7 @@ impl Kind {
 
     /// Holds data that must survive: deletion protection in production.
     pub fn is_stateful(self) -> bool {
-        matches!(
-            self,
-            Kind::Rds | Kind::DynamoDB | Kind::S3 | Kind::ElastiCache
-        )
+        matches!(self, Kind::Rds | Kind::DynamoDB | Kind::S3 | Kind::ElastiCache)
     }
 
     /// The outputs a component of this kind provides (SPEC §3).
@@ -105,24 +102,12 @@ impl Kind {
             Kind::Worker => &["serviceName", "taskRoleArn", "securityGroupId"],
             Kind::CronJob => &["scheduleArn", "taskRoleArn"],
             Kind::Lambda => &["arn", "name", "roleArn"],
-            Kind::Rds => &[
-                "endpoint",
-                "address",
-                "port",
-                "dbName",
-                "masterUserSecretArn",
-                "securityGroupId",
-            ],
+            Kind::Rds => &["endpoint", "address", "port", "dbName", "masterUserSecretArn", "securityGroupId"],
             Kind::DynamoDB => &["tableName", "arn", "streamArn"],
             Kind::S3 => &["bucketName", "arn"],
             Kind::Sqs => &["url", "arn", "name", "dlqUrl", "dlqArn"],
             Kind::Sns => &["arn"],
-            Kind::ElastiCache => &[
-                "primaryEndpoint",
-                "readerEndpoint",
-                "port",
-                "securityGroupId",
-            ],
+            Kind::ElastiCache => &["primaryEndpoint", "readerEndpoint", "port", "securityGroupId"],
             Kind::Stack | Kind::Service | Kind::Environment | Kind::ComponentInfra => &[],
         }
     }

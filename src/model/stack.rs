@@ -95,9 +95,7 @@ pub struct Defaults {
 impl Defaults {
     /// Typed view of `infra`, checked by the loader.
     pub fn infra_spec(&self) -> Option<InfraSpec> {
-        self.infra
-            .as_ref()
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+        self.infra.as_ref().and_then(|v| serde_json::from_value(v.clone()).ok())
     }
 }
 

@@ -37,11 +37,7 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(
-        code: &'static str,
-        span: impl Into<Option<Span>>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn error(code: &'static str, span: impl Into<Option<Span>>, message: impl Into<String>) -> Self {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -52,15 +48,8 @@ impl Diagnostic {
         }
     }
 
-    pub fn warning(
-        code: &'static str,
-        span: impl Into<Option<Span>>,
-        message: impl Into<String>,
-    ) -> Self {
-        Diagnostic {
-            severity: Severity::Warning,
-            ..Diagnostic::error(code, span, message)
-        }
+    pub fn warning(code: &'static str, span: impl Into<Option<Span>>, message: impl Into<String>) -> Self {
+        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, span, message) }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -74,10 +63,7 @@ impl Diagnostic {
     }
 
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Self {
-        self.labels.push(Label {
-            span,
-            message: message.into(),
-        });
+        self.labels.push(Label { span, message: message.into() });
         self
     }
 
@@ -117,13 +103,9 @@ impl Diagnostics {
     pub fn sort(&mut self) {
         self.0.sort_by(|a, b| {
             let key = |d: &Diagnostic| d.span.map(|s| (s.file, s.line, s.col));
-            key(a)
-                .cmp(&key(b))
-                .then(a.severity.cmp(&b.severity))
-                .then(a.message.cmp(&b.message))
+            key(a).cmp(&key(b)).then(a.severity.cmp(&b.severity)).then(a.message.cmp(&b.message))
         });
-        self.0
-            .dedup_by(|a, b| a.span == b.span && a.message == b.message && a.code == b.code);
+        self.0.dedup_by(|a, b| a.span == b.span && a.message == b.message && a.code == b.code);
     }
 
     pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
@@ -140,10 +122,7 @@ impl fmt::Display for Diagnostics {
 impl std::error::Error for Diagnostics {}
 
 /// The "did you mean" hint for a misspelt name, if a candidate is close.
-pub fn did_you_mean<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<String> {
+pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let lower = name.to_lowercase();
     candidates
         .into_iter()
@@ -162,10 +141,7 @@ mod tests {
 
     #[test]
     fn suggests_close_names_only() {
-        assert_eq!(
-            did_you_mean("replica", ["replicas", "autoscaling"]).as_deref(),
-            Some("did you mean `replicas`?")
-        );
+        assert_eq!(did_you_mean("replica", ["replicas", "autoscaling"]).as_deref(), Some("did you mean `replicas`?"));
         assert_eq!(did_you_mean("zzz", ["replicas", "autoscaling"]), None);
     }
 }

@@ -3,6 +3,8 @@
 //! module adds names, references and per-kind rules.
 
 pub mod diagnostic;
+pub mod names;
 pub mod render;
+pub mod rules;
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};

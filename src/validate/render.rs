@@ -42,15 +42,8 @@ pub fn to_json(sources: &Sources, diags: &[Diagnostic]) -> Vec<JsonDiagnostic> {
 /// Render diagnostics for a terminal (`color`) or a log.
 pub fn to_text(sources: &Sources, diags: &[Diagnostic], color: bool) -> String {
     let mut files = SimpleFiles::new();
-    let ids: Vec<usize> = sources
-        .iter()
-        .map(|f| files.add(f.display.clone(), f.text.as_str()))
-        .collect();
-    let mut buffer = if color {
-        Buffer::ansi()
-    } else {
-        Buffer::no_color()
-    };
+    let ids: Vec<usize> = sources.iter().map(|f| files.add(f.display.clone(), f.text.as_str())).collect();
+    let mut buffer = if color { Buffer::ansi() } else { Buffer::no_color() };
     let config = term::Config::default();
     for d in diags {
         let mut cs = match d.severity {
@@ -60,17 +53,13 @@ pub fn to_text(sources: &Sources, diags: &[Diagnostic], color: bool) -> String {
         .with_code(d.code)
         .with_message(&d.message);
         let mut labels = Vec::new();
+        // A label at the primary span gives the primary its message.
         if let Some(span) = d.span {
-            labels.push(label(sources, &ids, LabelStyle::Primary, span, ""));
+            let msg = d.labels.iter().find(|l| l.span == span).map_or("", |l| l.message.as_str());
+            labels.push(label(sources, &ids, LabelStyle::Primary, span, msg));
         }
-        for l in &d.labels {
-            labels.push(label(
-                sources,
-                &ids,
-                LabelStyle::Secondary,
-                l.span,
-                &l.message,
-            ));
+        for l in d.labels.iter().filter(|l| Some(l.span) != d.span) {
+            labels.push(label(sources, &ids, LabelStyle::Secondary, l.span, &l.message));
         }
         cs = cs.with_labels(labels);
         if let Some(h) = &d.hint {
@@ -81,13 +70,7 @@ pub fn to_text(sources: &Sources, diags: &[Diagnostic], color: bool) -> String {
     String::from_utf8_lossy(buffer.as_slice()).into_owned()
 }
 
-fn label(
-    sources: &Sources,
-    ids: &[usize],
-    style: LabelStyle,
-    span: Span,
-    message: &str,
-) -> CsLabel<usize> {
+fn label(sources: &Sources, ids: &[usize], style: LabelStyle, span: Span, message: &str) -> CsLabel<usize> {
     let range = sources.byte_range(span);
     CsLabel::new(style, ids[span.file.0 as usize], range).with_message(message)
 }

@@ -58,10 +58,7 @@ pub struct CacheEncryption {
 
 impl Default for CacheEncryption {
     fn default() -> Self {
-        CacheEncryption {
-            at_rest: true,
-            in_transit: true,
-        }
+        CacheEncryption { at_rest: true, in_transit: true }
     }
 }
 

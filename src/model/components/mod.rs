@@ -138,42 +138,27 @@ impl ComponentSpec {
         }
         for (i, e) in self.environment().iter().enumerate() {
             if let Some(vf) = &e.value_from {
-                refs.push((
-                    format!("spec.environment[{i}].valueFrom"),
-                    Reference::ValueFrom(vf),
-                ));
+                refs.push((format!("spec.environment[{i}].valueFrom.component"), Reference::ValueFrom(vf)));
             }
         }
         for (i, s) in self.secrets().iter().enumerate() {
             if let Some(vf) = &s.value_from {
-                refs.push((
-                    format!("spec.secrets[{i}].valueFrom"),
-                    Reference::ValueFrom(vf),
-                ));
+                refs.push((format!("spec.secrets[{i}].valueFrom.component"), Reference::ValueFrom(vf)));
             }
         }
         for (i, a) in self.access().iter().enumerate() {
-            refs.push((
-                format!("spec.access[{i}].component"),
-                Reference::Access(&a.component),
-            ));
+            refs.push((format!("spec.access[{i}].component"), Reference::Access(&a.component)));
         }
         match self {
             ComponentSpec::Lambda(l) => {
                 for (i, t) in l.triggers.iter().enumerate() {
-                    refs.push((
-                        format!("spec.triggers[{i}].component"),
-                        Reference::Trigger(&t.component),
-                    ));
+                    refs.push((format!("spec.triggers[{i}].component"), Reference::Trigger(&t.component)));
                 }
             }
             ComponentSpec::Sns(s) => {
                 for (i, sub) in s.subscriptions.iter().enumerate() {
                     if let Some(c) = &sub.component {
-                        refs.push((
-                            format!("spec.subscriptions[{i}].component"),
-                            Reference::Subscription(c),
-                        ));
+                        refs.push((format!("spec.subscriptions[{i}].component"), Reference::Subscription(c)));
                     }
                 }
             }
@@ -196,10 +181,7 @@ pub enum Reference<'a> {
 impl Reference<'_> {
     pub fn component(&self) -> &str {
         match self {
-            Reference::DependsOn(c)
-            | Reference::Access(c)
-            | Reference::Trigger(c)
-            | Reference::Subscription(c) => c,
+            Reference::DependsOn(c) | Reference::Access(c) | Reference::Trigger(c) | Reference::Subscription(c) => c,
             Reference::ValueFrom(vf) => &vf.component,
         }
     }

@@ -73,10 +73,7 @@ pub struct RdsInstance {
 
 impl Default for RdsInstance {
     fn default() -> Self {
-        RdsInstance {
-            class: default_class(),
-            storage: RdsStorage::default(),
-        }
+        RdsInstance { class: default_class(), storage: RdsStorage::default() }
     }
 }
 
@@ -86,11 +83,7 @@ pub struct RdsStorage {
     #[serde(default = "default_storage", rename = "allocatedGB")]
     pub allocated_gb: u32,
     /// Storage autoscaling ceiling.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        rename = "maxAllocatedGB"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "maxAllocatedGB")]
     pub max_allocated_gb: Option<u32>,
     #[serde(default = "default_storage_type", rename = "type")]
     pub kind: String,
@@ -100,12 +93,7 @@ pub struct RdsStorage {
 
 impl Default for RdsStorage {
     fn default() -> Self {
-        RdsStorage {
-            allocated_gb: default_storage(),
-            max_allocated_gb: None,
-            kind: default_storage_type(),
-            iops: None,
-        }
+        RdsStorage { allocated_gb: default_storage(), max_allocated_gb: None, kind: default_storage_type(), iops: None }
     }
 }
 
@@ -137,10 +125,7 @@ pub struct RdsEncryption {
 
 impl Default for RdsEncryption {
     fn default() -> Self {
-        RdsEncryption {
-            at_rest: true,
-            kms_key_id: None,
-        }
+        RdsEncryption { at_rest: true, kms_key_id: None }
     }
 }
 
@@ -164,10 +149,7 @@ pub struct AutomatedBackup {
 
 impl Default for AutomatedBackup {
     fn default() -> Self {
-        AutomatedBackup {
-            retention_days: default_retention(),
-            window: None,
-        }
+        AutomatedBackup { retention_days: default_retention(), window: None }
     }
 }
 

@@ -36,10 +36,7 @@ pub struct S3Encryption {
 
 impl Default for S3Encryption {
     fn default() -> Self {
-        S3Encryption {
-            algorithm: default_algorithm(),
-            kms_key_id: None,
-        }
+        S3Encryption { algorithm: default_algorithm(), kms_key_id: None }
     }
 }
 

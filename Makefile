@@ -1,0 +1,48 @@
+# The README's commands are targets here. Everything builds in release mode
+# once and reuses that build (tests, the example, benchmarks).
+
+PANKA   := target/release/panka
+VENV    := .venv
+CARGO   ?= cargo
+NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+
+.PHONY: build example test test-unit venv bench lint fmt clean
+
+build:
+	$(CARGO) build --release --locked
+
+# Run panka on the bundled example with the local backend (no AWS, no Pulumi).
+example: build
+	$(PANKA) validate -C examples/payments
+	$(PANKA) plan -C examples/payments -e dev
+
+# The whole test suite: unit, end-to-end (the real binary on fixtures) and
+# the AWS-facing tests against a moto server the harness starts itself.
+test: build venv
+ifeq ($(NEXTEST),yes)
+	PANKA_TEST_VENV=$(abspath $(VENV)) $(CARGO) nextest run --release --locked --no-fail-fast
+else
+	PANKA_TEST_VENV=$(abspath $(VENV)) $(CARGO) test --release --locked --no-fail-fast
+endif
+
+# A Python venv with the moto server (S3 + DynamoDB emulator) for the tests.
+venv: $(VENV)/.moto-installed
+$(VENV)/.moto-installed:
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1'
+	touch $@
+
+# Speed and scale figures (see bench/README.md).
+bench: build
+	python3 bench/scale.py --panka $(PANKA)
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --release --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)

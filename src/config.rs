@@ -1,0 +1,324 @@
+//! panka's configuration (SPEC §11): flags > `PANKA_*` environment >
+//! `~/.panka/config.yaml` (or `PANKA_CONFIG` / `--config`) > defaults.
+//!
+//! Every file key has an environment twin `PANKA_<SECTION>_<KEY>`
+//! (`PANKA_BACKEND_BUCKET`, `PANKA_LOCKS_TABLE`, `PANKA_TENANT_NAME` …).
+//! A bad config file gets the same located diagnostics as a stack file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::load::sources::Sources;
+use crate::load::yaml::{self, PathSeg};
+use crate::load::{typed, LoadFailure};
+use crate::validate::{Diagnostic, Diagnostics};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendType {
+    S3,
+    Local,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocksType {
+    Dynamodb,
+    Local,
+}
+
+/// The file's shape: every key optional.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub backend: BackendSection,
+    #[serde(default)]
+    pub locks: LocksSection,
+    #[serde(default)]
+    pub aws: AwsSection,
+    #[serde(default)]
+    pub tenant: TenantSection,
+    #[serde(default)]
+    pub pulumi: PulumiSection,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendSection {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<BackendType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocksSection {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<LocksType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PulumiSection {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
+    /// Where the Pulumi passphrase comes from: `env` (PULUMI_CONFIG_PASSPHRASE,
+    /// the default), `file:<path>`, or a secrets provider URL (`awskms://…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<String>,
+}
+
+/// Every key with its environment twin, for docs and `panka config`.
+pub const KEYS: [(&str, &str); 16] = [
+    ("backend.type", "PANKA_BACKEND_TYPE"),
+    ("backend.bucket", "PANKA_BACKEND_BUCKET"),
+    ("backend.prefix", "PANKA_BACKEND_PREFIX"),
+    ("backend.region", "PANKA_BACKEND_REGION"),
+    ("backend.endpoint", "PANKA_BACKEND_ENDPOINT"),
+    ("locks.type", "PANKA_LOCKS_TYPE"),
+    ("locks.table", "PANKA_LOCKS_TABLE"),
+    ("locks.region", "PANKA_LOCKS_REGION"),
+    ("locks.endpoint", "PANKA_LOCKS_ENDPOINT"),
+    ("aws.profile", "PANKA_AWS_PROFILE"),
+    ("aws.region", "PANKA_AWS_REGION"),
+    ("tenant.name", "PANKA_TENANT_NAME"),
+    ("pulumi.binary", "PANKA_PULUMI_BINARY"),
+    ("pulumi.passphrase", "PANKA_PULUMI_PASSPHRASE"),
+    ("config", "PANKA_CONFIG"),
+    ("environment", "PANKA_ENVIRONMENT"),
+];
+
+/// The effective configuration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Config {
+    pub backend: BackendType,
+    pub bucket: Option<String>,
+    /// Key prefix inside the bucket, without leading or trailing `/`.
+    pub prefix: String,
+    pub backend_region: Option<String>,
+    pub backend_endpoint: Option<String>,
+    pub locks: LocksType,
+    pub lock_table: String,
+    pub locks_region: Option<String>,
+    pub locks_endpoint: Option<String>,
+    pub aws_profile: Option<String>,
+    pub aws_region: Option<String>,
+    /// `default` when none is configured.
+    pub tenant: String,
+    pub pulumi_binary: Option<String>,
+    pub pulumi_passphrase: Option<String>,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+/// What the command line says (highest precedence).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub tenant: Option<String>,
+    pub pulumi_binary: Option<String>,
+}
+
+pub const DEFAULT_LOCK_TABLE: &str = "panka-locks";
+
+impl Config {
+    /// Resolve from a config file, an environment lookup and overrides.
+    pub fn resolve(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, LoadFailure> {
+        let explicit = overrides.config_file.clone().or_else(|| env("PANKA_CONFIG").map(PathBuf::from));
+        let path = explicit.clone().or_else(|| env("HOME").map(|h| Path::new(&h).join(".panka/config.yaml")));
+        let file = match &path {
+            Some(p) if p.exists() => read_file(p)?,
+            Some(p) if explicit.is_some() => {
+                let mut d = Diagnostics::default();
+                d.push(Diagnostic::error("config", None, format!("config file `{}` does not exist", p.display())));
+                return Err(LoadFailure { sources: Sources::default(), diagnostics: d });
+            }
+            _ => FileConfig::default(),
+        };
+        let get =
+            |key: &str, file_value: &Option<String>| env(key).filter(|v| !v.is_empty()).or_else(|| file_value.clone());
+        let parse_enum = |key: &str, raw: Option<String>, allowed: &[&str]| -> Result<Option<String>, LoadFailure> {
+            match raw {
+                Some(v) if !allowed.contains(&v.as_str()) => {
+                    let mut d = Diagnostics::default();
+                    d.push(
+                        Diagnostic::error("config", None, format!("{key}=`{v}` is not valid"))
+                            .with_hint(format!("use one of: {}", allowed.join(", "))),
+                    );
+                    Err(LoadFailure { sources: Sources::default(), diagnostics: d })
+                }
+                other => Ok(other),
+            }
+        };
+        let bucket = get("PANKA_BACKEND_BUCKET", &file.backend.bucket);
+        let backend_raw = env("PANKA_BACKEND_TYPE")
+            .or_else(|| file.backend.kind.map(|k| if k == BackendType::S3 { "s3".into() } else { "local".into() }));
+        let backend = match parse_enum("PANKA_BACKEND_TYPE", backend_raw, &["s3", "local"])?.as_deref() {
+            Some("s3") => BackendType::S3,
+            Some(_) => BackendType::Local,
+            None if bucket.is_some() => BackendType::S3,
+            None => BackendType::Local,
+        };
+        let locks_raw = env("PANKA_LOCKS_TYPE").or_else(|| {
+            file.locks.kind.map(|k| if k == LocksType::Dynamodb { "dynamodb".into() } else { "local".into() })
+        });
+        let locks = match parse_enum("PANKA_LOCKS_TYPE", locks_raw, &["dynamodb", "local"])?.as_deref() {
+            Some("dynamodb") => LocksType::Dynamodb,
+            Some(_) => LocksType::Local,
+            None if backend == BackendType::S3 => LocksType::Dynamodb,
+            None => LocksType::Local,
+        };
+        let tenant = overrides
+            .tenant
+            .clone()
+            .or_else(|| get("PANKA_TENANT_NAME", &file.tenant.name))
+            .unwrap_or_else(|| "default".to_string());
+        Ok(Config {
+            backend,
+            bucket,
+            prefix: get("PANKA_BACKEND_PREFIX", &file.backend.prefix).unwrap_or_default().trim_matches('/').to_string(),
+            backend_region: get("PANKA_BACKEND_REGION", &file.backend.region),
+            backend_endpoint: get("PANKA_BACKEND_ENDPOINT", &file.backend.endpoint),
+            locks,
+            lock_table: get("PANKA_LOCKS_TABLE", &file.locks.table).unwrap_or_else(|| DEFAULT_LOCK_TABLE.to_string()),
+            locks_region: get("PANKA_LOCKS_REGION", &file.locks.region),
+            locks_endpoint: get("PANKA_LOCKS_ENDPOINT", &file.locks.endpoint),
+            aws_profile: get("PANKA_AWS_PROFILE", &file.aws.profile),
+            aws_region: get("PANKA_AWS_REGION", &file.aws.region),
+            tenant,
+            pulumi_binary: overrides.pulumi_binary.clone().or_else(|| get("PANKA_PULUMI_BINARY", &file.pulumi.binary)),
+            pulumi_passphrase: get("PANKA_PULUMI_PASSPHRASE", &file.pulumi.passphrase),
+            file: path.filter(|p| p.exists()),
+        })
+    }
+
+    /// Resolve with the process environment.
+    pub fn from_env(overrides: &Overrides) -> Result<Config, LoadFailure> {
+        Config::resolve(overrides, &|k| std::env::var(k).ok())
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, LoadFailure> {
+    let mut sources = Sources::default();
+    let fail = |sources: Sources, d: Diagnostic| {
+        let mut ds = Diagnostics::default();
+        ds.push(d);
+        LoadFailure { sources, diagnostics: ds }
+    };
+    let text = match std::fs::read(path) {
+        Ok(b) => match yaml::check_bytes(yaml::FileId(0), &b) {
+            Ok(t) => t.to_string(),
+            Err(e) => {
+                return Err(fail(
+                    sources,
+                    Diagnostic::error(e.code, None, format!("{}: {}", path.display(), e.message)),
+                ))
+            }
+        },
+        Err(e) => {
+            return Err(fail(
+                sources,
+                Diagnostic::error("config", None, format!("cannot read `{}`: {e}", path.display())),
+            ))
+        }
+    };
+    let id = sources.add(path.to_path_buf(), path.display().to_string(), text);
+    let docs = match yaml::parse(id, &sources.get(id).text) {
+        Ok(d) => d,
+        Err(e) => return Err(fail(sources, Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint))),
+    };
+    let Some(doc) = docs.into_iter().next() else {
+        return Ok(FileConfig::default());
+    };
+    if doc.root.value == yaml::Value::Null {
+        return Ok(FileConfig::default());
+    }
+    typed::from_node::<FileConfig>(&doc.root, &[] as &[PathSeg]).map_err(|d| fail(sources, d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn resolve(file: Option<&str>, env: &[(&str, &str)], o: Overrides) -> Result<Config, LoadFailure> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        let mut env: BTreeMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+            env.insert("PANKA_CONFIG".into(), path.display().to_string());
+        }
+        Config::resolve(&o, &|k| env.get(k).cloned())
+    }
+
+    #[test]
+    fn precedence_flag_env_file_default() {
+        let file = "backend: {bucket: from-file, prefix: /p/}\ntenant: {name: file-tenant}\nlocks: {table: t1}\n";
+        let c = resolve(Some(file), &[], Overrides::default()).unwrap();
+        assert_eq!((c.backend, c.bucket.as_deref(), c.prefix.as_str()), (BackendType::S3, Some("from-file"), "p"));
+        assert_eq!(c.locks, LocksType::Dynamodb);
+        assert_eq!(c.tenant, "file-tenant");
+        let c = resolve(
+            Some(file),
+            &[("PANKA_TENANT_NAME", "env-tenant"), ("PANKA_LOCKS_TABLE", "t2")],
+            Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!((c.tenant.as_str(), c.lock_table.as_str()), ("env-tenant", "t2"));
+        let o = Overrides { tenant: Some("flag-tenant".into()), ..Default::default() };
+        let c = resolve(Some(file), &[("PANKA_TENANT_NAME", "env-tenant")], o).unwrap();
+        assert_eq!(c.tenant, "flag-tenant");
+        let c = resolve(None, &[], Overrides::default()).unwrap();
+        assert_eq!(
+            (c.backend, c.locks, c.tenant.as_str(), c.lock_table.as_str()),
+            (BackendType::Local, LocksType::Local, "default", "panka-locks")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_located() {
+        let Err(e) = resolve(Some("backend:\n  bukket: x\n"), &[], Overrides::default()) else {
+            panic!("accepted a typo")
+        };
+        let d = &e.diagnostics.0[0];
+        assert_eq!((d.span.unwrap().line, d.span.unwrap().col), (2, 3));
+        assert_eq!(d.hint.as_deref(), Some("did you mean `bucket`?"));
+    }
+
+    #[test]
+    fn bad_enum_from_env_is_an_error() {
+        assert!(resolve(None, &[("PANKA_BACKEND_TYPE", "gcs")], Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,6 @@
+//! Everything panka prints goes through here: one printer that knows
+//! quiet/verbose/json and whether the streams are terminals.
+
+pub mod printer;
+
+pub use printer::Printer;

@@ -1,0 +1,55 @@
+//! Helpers shared by the end-to-end tests: run the real `panka` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    root().join("tests/fixtures").join(rel)
+}
+
+/// A `panka` command with a clean environment: no user config, no colors.
+pub fn panka() -> Command {
+    let mut cmd = Command::cargo_bin("panka").expect("the panka binary is built");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PANKA_") || k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOME", std::env::temp_dir().join("panka-test-home-does-not-exist"));
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+pub fn run(args: &[&str], dir: Option<&Path>) -> Output {
+    let mut cmd = panka();
+    if let Some(d) = dir {
+        cmd.current_dir(d);
+    }
+    cmd.args(args).output().expect("panka runs")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Compare `actual` with the snapshot file; `UPDATE_SNAPSHOTS=1` rewrites it.
+pub fn assert_snapshot(path: &Path, actual: &str) {
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(path)
+        .unwrap_or_else(|_| panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1", path.display()));
+    assert_eq!(actual, expected, "snapshot {} differs (UPDATE_SNAPSHOTS=1 to accept)", path.display());
+}
