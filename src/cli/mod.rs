@@ -6,6 +6,7 @@ mod completion;
 mod graph;
 mod init;
 mod plan;
+mod render;
 mod validate;
 mod version;
 
@@ -92,6 +93,8 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Show what apply would change.
     Plan(plan::PlanArgs),
+    /// Write the Pulumi programs apply would run, one per component.
+    Render(render::RenderArgs),
     /// Print version information.
     Version,
     /// Print shell completions.
@@ -159,6 +162,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Validate(args) => validate::run(&ctx, args),
         Command::Graph(args) => graph::run(&ctx, args),
         Command::Plan(args) => plan::run(&ctx, args),
+        Command::Render(args) => render::run(&ctx, args),
         Command::Version => version::run(&ctx),
         Command::Completion(args) => completion::run(&ctx, args),
     }

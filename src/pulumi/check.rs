@@ -85,11 +85,7 @@ enum Decl {
 
 /// Checks `program`; an empty result means it passed.
 pub fn check_program(schema: &Schema, program: &Value) -> Vec<Problem> {
-    let mut c = Checker {
-        schema,
-        decls: BTreeMap::new(),
-        problems: Vec::new(),
-    };
+    let mut c = Checker { schema, decls: BTreeMap::new(), problems: Vec::new() };
     c.program(program);
     c.problems
 }
@@ -124,10 +120,7 @@ fn function_call(m: &Mapping) -> Option<(String, &Value)> {
 
 impl Checker<'_> {
     fn problem(&mut self, path: &str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            path: path.to_string(),
-            message: message.into(),
-        });
+        self.problems.push(Problem { path: path.to_string(), message: message.into() });
     }
 
     fn program(&mut self, program: &Value) {
@@ -200,10 +193,7 @@ impl Checker<'_> {
                 c.problem(&join(section, name), "`pulumi` is a reserved name");
             }
             if c.decls.insert(name.to_string(), decl).is_some() {
-                c.problem(
-                    &join(section, name),
-                    format!("`{name}` is declared more than once"),
-                );
+                c.problem(&join(section, name), format!("`{name}` is declared more than once"));
             }
         };
         if let Some(m) = top.get("config").and_then(Value::as_mapping) {
@@ -292,13 +282,7 @@ impl Checker<'_> {
                 if key != "name" {
                     self.problem(&join(&props_path, key), "unknown StackReference property");
                 }
-                self.value(
-                    v,
-                    Some(&TypeRef::Scalar {
-                        s: Some(ScalarKind::String),
-                    }),
-                    &join(&props_path, key),
-                );
+                self.value(v, Some(&TypeRef::Scalar { s: Some(ScalarKind::String) }), &join(&props_path, key));
             }
             if !props_map.contains_key("name") {
                 self.problem(&props_path, "a StackReference needs `name`");
@@ -310,17 +294,10 @@ impl Checker<'_> {
             let inputs = schema.inputs.clone();
             self.object(props_map, &inputs, &props_path, &format!("`{ty}`"));
         } else {
-            let hint = self
-                .schema
-                .suggest_resource(ty)
-                .map(|s| format!(" (did you mean `{s}`?)"))
-                .unwrap_or_default();
+            let hint = self.schema.suggest_resource(ty).map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default();
             self.problem(
                 &join(&path, "type"),
-                format!(
-                    "unknown resource type `{ty}` in pulumi-aws {}{hint}",
-                    self.schema.version
-                ),
+                format!("unknown resource type `{ty}` in pulumi-aws {}{hint}", self.schema.version),
             );
         }
 
@@ -342,15 +319,10 @@ impl Checker<'_> {
                 continue;
             }
             match key {
-                "provider" => {
-                    self.reference_to(v, &p, |d| matches!(d, Decl::Provider), "a provider")
+                "provider" => self.reference_to(v, &p, |d| matches!(d, Decl::Provider), "a provider"),
+                "parent" | "deletedWith" => {
+                    self.reference_to(v, &p, |d| !matches!(d, Decl::Variable | Decl::Config), "a resource")
                 }
-                "parent" | "deletedWith" => self.reference_to(
-                    v,
-                    &p,
-                    |d| !matches!(d, Decl::Variable | Decl::Config),
-                    "a resource",
-                ),
                 "dependsOn" => match v.as_sequence() {
                     Some(items) => {
                         for (i, item) in items.iter().enumerate() {
@@ -375,10 +347,7 @@ impl Checker<'_> {
                     }
                 }
                 "ignoreChanges" | "replaceOnChanges" | "additionalSecretOutputs" | "hideDiffs" => {
-                    if !v
-                        .as_sequence()
-                        .is_some_and(|s| s.iter().all(Value::is_string))
-                    {
+                    if !v.as_sequence().is_some_and(|s| s.iter().all(Value::is_string)) {
                         self.problem(&p, format!("`{key}` must be a list of property names"));
                     }
                 }
@@ -436,10 +405,7 @@ impl Checker<'_> {
         }
         for (name, prop) in schema {
             if prop.required && !m.contains_key(name.as_str()) {
-                self.problem(
-                    path,
-                    format!("missing required property `{name}` of {what}"),
-                );
+                self.problem(path, format!("missing required property `{name}` of {what}"));
             }
         }
     }
@@ -451,10 +417,7 @@ impl Checker<'_> {
             Value::Mapping(m) => {
                 if let Some((f, arg)) = function_call(m) {
                     if m.len() != 1 {
-                        self.problem(
-                            path,
-                            format!("`fn::{f}` must be the only key of its mapping"),
-                        );
+                        self.problem(path, format!("`fn::{f}` must be the only key of its mapping"));
                     }
                     self.function(&f, arg, expected, path);
                     return;
@@ -479,9 +442,7 @@ impl Checker<'_> {
                             self.value(item, None, &join(path, key));
                         }
                     }
-                    Some(t) => {
-                        self.problem(path, format!("expected {}, found a mapping", describe(t)))
-                    }
+                    Some(t) => self.problem(path, format!("expected {}, found a mapping", describe(t))),
                 }
             }
             Value::Sequence(items) => match expected {
@@ -500,9 +461,7 @@ impl Checker<'_> {
             Value::Number(_) => self.scalar(ScalarKind::Number, expected, path),
             Value::Bool(_) => self.scalar(ScalarKind::Boolean, expected, path),
             Value::Null => {}
-            Value::Tagged(t) => {
-                self.problem(path, format!("YAML tag `{}` is not supported", t.tag))
-            }
+            Value::Tagged(t) => self.problem(path, format!("YAML tag `{}` is not supported", t.tag)),
         }
     }
 
@@ -510,10 +469,7 @@ impl Checker<'_> {
         match expected {
             None | Some(TypeRef::Any) | Some(TypeRef::Scalar { s: None }) => {}
             Some(TypeRef::Scalar { s: Some(k) }) if *k == kind => {}
-            Some(t) => self.problem(
-                path,
-                format!("expected {}, found {}", describe(t), describe_kind(kind)),
-            ),
+            Some(t) => self.problem(path, format!("expected {}, found {}", describe(t), describe_kind(kind))),
         }
     }
 
@@ -552,10 +508,7 @@ impl Checker<'_> {
             return;
         }
         let Some(decl) = self.decls.get(root).cloned() else {
-            self.problem(
-                path,
-                format!("`${{{access}}}` names `{root}`, which is not declared"),
-            );
+            self.problem(path, format!("`${{{access}}}` names `{root}`, which is not declared"));
             return;
         };
         let Some(Accessor::Name(prop)) = second else {
@@ -563,15 +516,9 @@ impl Checker<'_> {
         };
         match decl {
             Decl::Resource(token) => {
-                let known = self
-                    .schema
-                    .resource(&token)
-                    .is_some_and(|r| r.has_output(prop));
+                let known = self.schema.resource(&token).is_some_and(|r| r.has_output(prop));
                 if !known {
-                    self.problem(
-                        path,
-                        format!("`${{{access}}}`: `{token}` has no output `{prop}`"),
-                    );
+                    self.problem(path, format!("`${{{access}}}`: `{token}` has no output `{prop}`"));
                 }
             }
             Decl::StackReference => {
@@ -588,11 +535,7 @@ impl Checker<'_> {
 
     fn function(&mut self, f: &str, arg: &Value, expected: Option<&TypeRef>, path: &str) {
         let fpath = join(path, &format!("fn::{f}"));
-        let string_result = || {
-            Some(TypeRef::Scalar {
-                s: Some(ScalarKind::String),
-            })
-        };
+        let string_result = || Some(TypeRef::Scalar { s: Some(ScalarKind::String) });
         let result: Option<TypeRef> = match f {
             "invoke" => {
                 self.invoke(arg, &fpath);
@@ -605,13 +548,7 @@ impl Checker<'_> {
             "join" => {
                 match arg.as_sequence().map(Vec::as_slice) {
                     Some([sep, items]) => {
-                        self.value(
-                            sep,
-                            Some(&TypeRef::Scalar {
-                                s: Some(ScalarKind::String),
-                            }),
-                            &fpath,
-                        );
+                        self.value(sep, Some(&TypeRef::Scalar { s: Some(ScalarKind::String) }), &fpath);
                         self.value(items, None, &fpath);
                     }
                     _ => self.problem(&fpath, "`fn::join` takes [separator, [items]]"),
@@ -626,11 +563,7 @@ impl Checker<'_> {
                     }
                     _ => self.problem(&fpath, "`fn::split` takes [separator, string]"),
                 }
-                Some(TypeRef::Array {
-                    items: Box::new(TypeRef::Scalar {
-                        s: Some(ScalarKind::String),
-                    }),
-                })
+                Some(TypeRef::Array { items: Box::new(TypeRef::Scalar { s: Some(ScalarKind::String) }) })
             }
             "select" => {
                 match arg.as_sequence().map(Vec::as_slice) {
@@ -646,8 +579,7 @@ impl Checker<'_> {
                 self.value(arg, expected, &fpath);
                 None
             }
-            "stringasset" | "fileasset" | "remoteasset" | "filearchive" | "remotearchive"
-            | "assetarchive" => {
+            "stringasset" | "fileasset" | "remoteasset" | "filearchive" | "remotearchive" | "assetarchive" => {
                 self.value(arg, None, &fpath);
                 None
             }
@@ -658,14 +590,7 @@ impl Checker<'_> {
         };
         if let (Some(result), Some(expected)) = (result, expected) {
             if !compatible(&result, expected) {
-                self.problem(
-                    path,
-                    format!(
-                        "`fn::{f}` gives {}, expected {}",
-                        describe(&result),
-                        describe(expected)
-                    ),
-                );
+                self.problem(path, format!("`fn::{f}` gives {}, expected {}", describe(&result), describe(expected)));
             }
         }
     }
@@ -676,10 +601,7 @@ impl Checker<'_> {
             return;
         };
         for k in m.keys() {
-            if !matches!(
-                key_str(k),
-                Some("function" | "arguments" | "options" | "return")
-            ) {
+            if !matches!(key_str(k), Some("function" | "arguments" | "options" | "return")) {
                 self.problem(path, format!("unknown `fn::invoke` key {k:?}"));
             }
         }
@@ -688,17 +610,11 @@ impl Checker<'_> {
             return;
         };
         let Some(f) = self.schema.function(token).cloned() else {
-            self.problem(
-                &join(path, "function"),
-                format!("unknown function `{token}`"),
-            );
+            self.problem(&join(path, "function"), format!("unknown function `{token}`"));
             return;
         };
         if let Some(why) = &f.deprecated {
-            self.problem(
-                &join(path, "function"),
-                format!("`{token}` is deprecated: {why}"),
-            );
+            self.problem(&join(path, "function"), format!("`{token}` is deprecated: {why}"));
         }
         let empty = Mapping::new();
         let args = match m.get("arguments") {
@@ -711,22 +627,14 @@ impl Checker<'_> {
                 }
             },
         };
-        self.object(
-            args,
-            &f.inputs,
-            &join(path, "arguments"),
-            &format!("`{token}`"),
-        );
+        self.object(args, &f.inputs, &join(path, "arguments"), &format!("`{token}`"));
         if let Some(options) = m.get("options") {
             self.options(options, &join(path, "options"));
         }
         if let Some(ret) = m.get("return") {
             match ret.as_str() {
                 Some(r) if f.outputs.contains_key(r) => {}
-                _ => self.problem(
-                    &join(path, "return"),
-                    format!("`{token}` has no result field {ret:?}"),
-                ),
+                _ => self.problem(&join(path, "return"), format!("`{token}` has no result field {ret:?}")),
             }
         }
     }
@@ -768,17 +676,11 @@ mod tests {
 
     fn check(yaml: &str) -> Vec<String> {
         let v: Value = serde_yaml::from_str(yaml).unwrap();
-        check_program(real_schema(), &v)
-            .into_iter()
-            .map(|p| p.to_string())
-            .collect()
+        check_program(real_schema(), &v).into_iter().map(|p| p.to_string()).collect()
     }
 
     fn assert_has(problems: &[String], needle: &str) {
-        assert!(
-            problems.iter().any(|p| p.contains(needle)),
-            "no problem contains {needle:?}: {problems:#?}"
-        );
+        assert!(problems.iter().any(|p| p.contains(needle)), "no problem contains {needle:?}: {problems:#?}");
     }
 
     const GOOD: &str = r#"
@@ -884,24 +786,12 @@ resources:
       family: f
 "#,
         );
-        assert_has(
-            &p,
-            "resources.svc.properties.desiredCount: expected a number, found a string",
-        );
-        assert_has(
-            &p,
-            "resources.svc.properties.networkConfiguration.subnetz: unknown property `subnetz`",
-        );
-        assert_has(
-            &p,
-            "resources.svc.properties.networkConfiguration: missing required property `subnets`",
-        );
+        assert_has(&p, "resources.svc.properties.desiredCount: expected a number, found a string");
+        assert_has(&p, "resources.svc.properties.networkConfiguration.subnetz: unknown property `subnetz`");
+        assert_has(&p, "resources.svc.properties.networkConfiguration: missing required property `subnets`");
         assert_has(&p, "loadBalancers[0].targetGroupArnn: unknown property");
         assert_has(&p, "did you mean `targetGroupArn`");
-        assert_has(
-            &p,
-            "resources.td.properties: missing required property `containerDefinitions`",
-        );
+        assert_has(&p, "resources.td.properties: missing required property `containerDefinitions`");
     }
 
     #[test]
@@ -909,10 +799,7 @@ resources:
         let p = check(
             "name: x\nruntime: yaml\nresources:\n  b:\n    type: aws:s3:Bucket\n    properties:\n      versioning: {enabled: true}\n",
         );
-        assert_has(
-            &p,
-            "resources.b.properties.versioning: `versioning` is deprecated",
-        );
+        assert_has(&p, "resources.b.properties.versioning: `versioning` is deprecated");
     }
 
     #[test]
@@ -935,22 +822,12 @@ outputs:
   d: ${q.arn}
 "#,
         );
-        assert_has(
-            &p,
-            "`${nothing.here}` names `nothing`, which is not declared",
-        );
+        assert_has(&p, "`${nothing.here}` names `nothing`, which is not declared");
         assert_has(&p, "`aws:sqs/queue:Queue` has no output `nosuchoutput`");
         assert_has(&p, "bad interpolation: unterminated interpolation");
         assert_has(&p, "`${pulumi.nope}` is not a pulumi builtin");
-        assert!(
-            !p.iter().any(|x| x.contains("not.an.interpolation")),
-            "{p:#?}"
-        );
-        assert!(
-            !p.iter()
-                .any(|x| x.starts_with("outputs.a") || x.starts_with("outputs.d")),
-            "{p:#?}"
-        );
+        assert!(!p.iter().any(|x| x.contains("not.an.interpolation")), "{p:#?}");
+        assert!(!p.iter().any(|x| x.starts_with("outputs.a") || x.starts_with("outputs.d")), "{p:#?}");
     }
 
     #[test]
@@ -973,10 +850,7 @@ outputs:
   a: ${ref.outputz}
 "#,
         );
-        assert_has(
-            &p,
-            "resources.ref.properties.stackName: unknown StackReference property",
-        );
+        assert_has(&p, "resources.ref.properties.stackName: unknown StackReference property");
         assert_has(&p, "a StackReference needs `name`");
         assert_has(&p, "resources.q.options.provider: `ref` is not a provider");
         assert_has(&p, "resources.q.options.dependsOn[0]: expected `${name}`");
@@ -1012,21 +886,13 @@ resources:
         assert_has(&p, "unknown function `aws:getNoSuchThing`");
         assert_has(&p, "has no result field");
         assert_has(&p, "unknown builtin function `fn::frobnicate`");
-        assert_has(
-            &p,
-            "resources.td.properties.volumes: `fn::tojson` gives a string, expected a list",
-        );
-        assert!(
-            !p.iter().any(|x| x.contains("containerDefinitions")),
-            "{p:#?}"
-        );
+        assert_has(&p, "resources.td.properties.volumes: `fn::tojson` gives a string, expected a list");
+        assert!(!p.iter().any(|x| x.contains("containerDefinitions")), "{p:#?}");
     }
 
     #[test]
     fn duplicate_names_are_reported() {
-        let p = check(
-            "name: x\nruntime: yaml\nvariables: {q: 1}\nresources:\n  q: {type: 'aws:sqs:Queue'}\n",
-        );
+        let p = check("name: x\nruntime: yaml\nvariables: {q: 1}\nresources:\n  q: {type: 'aws:sqs:Queue'}\n");
         assert_has(&p, "`q` is declared more than once");
     }
 }

@@ -40,11 +40,7 @@ pub struct EmitOptions {
 #[derive(Debug, Error)]
 pub enum EmitError {
     #[error("`{component}` needs `spec.shared.{what}` in the Stack\nhint: {hint}")]
-    MissingShared {
-        component: String,
-        what: &'static str,
-        hint: &'static str,
-    },
+    MissingShared { component: String, what: &'static str, hint: &'static str },
     #[error("`{component}`: {message}")]
     Invalid { component: String, message: String },
     #[error("`{component}`: {source}")]
@@ -65,15 +61,11 @@ pub fn stack_config_yaml() -> String {
 }
 
 /// Emits the program of component `id` of `stack`.
-pub fn emit_component(
-    stack: &LoadedStack,
-    id: &ComponentId,
-    opts: &EmitOptions,
-) -> Result<Program, EmitError> {
-    let component = stack.components.get(id).ok_or_else(|| EmitError::Invalid {
-        component: id.to_string(),
-        message: "no such component".into(),
-    })?;
+pub fn emit_component(stack: &LoadedStack, id: &ComponentId, opts: &EmitOptions) -> Result<Program, EmitError> {
+    let component = stack
+        .components
+        .get(id)
+        .ok_or_else(|| EmitError::Invalid { component: id.to_string(), message: "no such component".into() })?;
     let mut e = Emitter {
         stack,
         c: component,
@@ -126,15 +118,10 @@ impl AccessBuilder {
                 .map(|(actions, resources)| {
                     let mut m = Mapping::new();
                     m.insert("Effect".into(), "Allow".into());
-                    m.insert(
-                        "Action".into(),
-                        Value::Sequence(actions.iter().map(|a| lit(a)).collect()),
-                    );
+                    m.insert("Action".into(), Value::Sequence(actions.iter().map(|a| lit(a)).collect()));
                     m.insert(
                         "Resource".into(),
-                        Value::Sequence(
-                            resources.iter().map(|r| Value::String(r.clone())).collect(),
-                        ),
+                        Value::Sequence(resources.iter().map(|r| Value::String(r.clone())).collect()),
                     );
                     Value::Mapping(m)
                 })
@@ -198,17 +185,11 @@ impl<'a> Emitter<'a> {
     }
 
     fn invalid(&self, message: impl Into<String>) -> EmitError {
-        EmitError::Invalid {
-            component: self.name(),
-            message: message.into(),
-        }
+        EmitError::Invalid { component: self.name(), message: message.into() }
     }
 
     fn prog_err(&self, source: ProgramError) -> EmitError {
-        EmitError::Program {
-            component: self.name(),
-            source,
-        }
+        EmitError::Program { component: self.name(), source }
     }
 
     /// A user string (a resolved panka template) as a Pulumi value.
@@ -225,10 +206,7 @@ impl<'a> Emitter<'a> {
     }
 
     fn value(&mut self, s: &str) -> Result<Value, EmitError> {
-        self.program.panka_value(s).map_err(|e| EmitError::Program {
-            component: self.c.id.to_string(),
-            source: e,
-        })
+        self.program.panka_value(s).map_err(|e| EmitError::Program { component: self.c.id.to_string(), source: e })
     }
 
     /// Reads output `output` of component `target` through a StackReference.
@@ -248,26 +226,19 @@ impl<'a> Emitter<'a> {
     }
 
     fn network(&self) -> Result<&'a Network, EmitError> {
-        self.stack
-            .stack
-            .spec
-            .shared
-            .network
-            .as_ref()
-            .ok_or_else(|| EmitError::MissingShared {
-                component: self.name(),
-                what: "network",
-                hint: "set `spec.shared.network` (vpcId and privateSubnetIds) in stack.yaml",
-            })
+        self.stack.stack.spec.shared.network.as_ref().ok_or_else(|| EmitError::MissingShared {
+            component: self.name(),
+            what: "network",
+            hint: "set `spec.shared.network` (vpcId and privateSubnetIds) in stack.yaml",
+        })
     }
 
     fn cluster_name(&self) -> Result<String, EmitError> {
         match &self.stack.stack.spec.shared.cluster {
             Some(Cluster { name: Some(n), .. }) => Ok(n.clone()),
-            Some(Cluster { create: true, .. }) => Ok(physical_name(
-                NameKind::EcsService,
-                &[self.stack.name(), &self.stack.environment],
-            )),
+            Some(Cluster { create: true, .. }) => {
+                Ok(physical_name(NameKind::EcsService, &[self.stack.name(), &self.stack.environment]))
+            }
             _ => Err(EmitError::MissingShared {
                 component: self.name(),
                 what: "cluster",
@@ -330,10 +301,7 @@ impl<'a> Emitter<'a> {
         let stack = self.stack;
         let account = self.vo(stack.provider.account_id.as_deref())?;
         p.set("region", self.v(&stack.provider.region)?)
-            .opt(
-                "allowedAccountIds",
-                account.map(|a| Value::Sequence(vec![a])),
-            )
+            .opt("allowedAccountIds", account.map(|a| Value::Sequence(vec![a])))
             .set("tags", self.tags()?)
             .set("providerVersion", lit(PULUMI_AWS_VERSION));
         match &self.opts.endpoint {
@@ -342,18 +310,14 @@ impl<'a> Emitter<'a> {
                 for service in EMULATED_SERVICES {
                     m.insert((*service).into(), lit(url));
                 }
-                p.set("endpoints", Value::Sequence(vec![Value::Mapping(m)]))
-                    .set("emulator", true);
+                p.set("endpoints", Value::Sequence(vec![Value::Mapping(m)])).set("emulator", true);
             }
             None => {
-                p.opt("endpoints", None::<Value>)
-                    .opt("emulator", None::<Value>);
+                p.opt("endpoints", None::<Value>).opt("emulator", None::<Value>);
             }
         }
         let v = render_file(files::PROVIDER, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
 
     // ---------- access from compute components ----------
@@ -364,11 +328,7 @@ impl<'a> Emitter<'a> {
         // (target, kind) -> actions
         let mut wanted: BTreeMap<ComponentId, (Kind, BTreeSet<&'static str>)> = BTreeMap::new();
         let mut add = |id: ComponentId, kind: Kind, action: &'static str| {
-            wanted
-                .entry(id)
-                .or_insert((kind, BTreeSet::new()))
-                .1
-                .insert(action);
+            wanted.entry(id).or_insert((kind, BTreeSet::new())).1.insert(action);
         };
         for r in self.c.output_refs.iter() {
             let id = ComponentId::new(&r.target.service, &r.target.component);
@@ -379,15 +339,7 @@ impl<'a> Emitter<'a> {
         for env in self.c.spec.environment() {
             if let Some(vf) = &env.value_from {
                 let (id, kind) = self.resolve(&vf.component)?;
-                add(
-                    id,
-                    kind,
-                    if vf.output == "masterUserSecretArn" {
-                        "secret"
-                    } else {
-                        "use"
-                    },
-                );
+                add(id, kind, if vf.output == "masterUserSecretArn" { "secret" } else { "use" });
             }
         }
         for a in self.c.spec.access() {
@@ -437,10 +389,7 @@ impl<'a> Emitter<'a> {
                     self.access.allow(&["s3:GetObject"], vec![objects.clone()]);
                 }
                 if has("write") || has("publish") {
-                    self.access.allow(
-                        &["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-                        vec![objects],
-                    );
+                    self.access.allow(&["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], vec![objects]);
                 }
             }
             Kind::DynamoDB => {
@@ -460,12 +409,7 @@ impl<'a> Emitter<'a> {
                 }
                 if has("write") {
                     self.access.allow(
-                        &[
-                            "dynamodb:PutItem",
-                            "dynamodb:UpdateItem",
-                            "dynamodb:DeleteItem",
-                            "dynamodb:BatchWriteItem",
-                        ],
+                        &["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
                         vec![arn.clone()],
                     );
                 }
@@ -484,14 +428,8 @@ impl<'a> Emitter<'a> {
             Kind::Sqs => {
                 let arn = self.output_of(target, "arn");
                 if has("use") || has("write") || has("publish") {
-                    self.access.allow(
-                        &[
-                            "sqs:SendMessage",
-                            "sqs:GetQueueAttributes",
-                            "sqs:GetQueueUrl",
-                        ],
-                        vec![arn.clone()],
-                    );
+                    self.access
+                        .allow(&["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], vec![arn.clone()]);
                 }
                 if has("read") || has("consume") {
                     self.access.allow(
@@ -522,8 +460,7 @@ impl<'a> Emitter<'a> {
             Kind::Rds | Kind::ElastiCache => {
                 if has("secret") || (kind == Kind::Rds && has("read")) {
                     let secret = self.output_of(target, "masterUserSecretArn");
-                    self.access
-                        .allow(&["secretsmanager:GetSecretValue"], vec![secret]);
+                    self.access.allow(&["secretsmanager:GetSecretValue"], vec![secret]);
                 }
                 if let Some(sg) = security_group {
                     self.ingress_to(target, kind, sg)?;
@@ -549,18 +486,12 @@ impl<'a> Emitter<'a> {
             .set("description", lit(&format!("{} from {}", kind, self.c.id)));
         let v = render_file(files::INGRESS_ITEM, &p)?;
         let name = format!("ingress-{}-{}", target.service, target.name);
-        self.program
-            .merge_item(&name, &v)
-            .map_err(|e| self.prog_err(e))
+        self.program.merge_item(&name, &v).map_err(|e| self.prog_err(e))
     }
 
     // ---------- containers ----------
 
-    fn container(
-        &mut self,
-        container: Container<'_>,
-        infra: &EffectiveInfra,
-    ) -> Result<(), EmitError> {
+    fn container(&mut self, container: Container<'_>, infra: &EffectiveInfra) -> Result<(), EmitError> {
         let network = self.network()?;
         self.collect_access(Some("${securityGroup.id}"))?;
 
@@ -569,19 +500,12 @@ impl<'a> Emitter<'a> {
         let mut secrets_access = AccessBuilder::default();
         for s in container.secrets {
             let (arn, is_ssm) = match (&s.secret_arn, &s.value_from) {
-                (Some(arn), _) => (
-                    as_str(&self.value(arn)?),
-                    arn.starts_with("arn:aws:ssm:") || arn.contains(":ssm:"),
-                ),
+                (Some(arn), _) => (as_str(&self.value(arn)?), arn.starts_with("arn:aws:ssm:") || arn.contains(":ssm:")),
                 (None, Some(vf)) => {
                     let (id, _) = self.resolve(&vf.component)?;
                     (self.output_of(&id, &vf.output), false)
                 }
-                (None, None) => {
-                    return Err(
-                        self.invalid(format!("secret `{}` has no secretArn or valueFrom", s.name))
-                    )
-                }
+                (None, None) => return Err(self.invalid(format!("secret `{}` has no secretArn or valueFrom", s.name))),
             };
             let value_from = match &s.json_key {
                 Some(k) if !is_ssm => format!("{arn}:{}::", as_str(&self.v(k)?)),
@@ -592,10 +516,7 @@ impl<'a> Emitter<'a> {
             } else {
                 secrets_access.allow(&["secretsmanager:GetSecretValue"], vec![arn]);
             }
-            secret_defs.push(map(vec![
-                ("name", self.v(&s.name)?),
-                ("valueFrom", Value::String(value_from)),
-            ]));
+            secret_defs.push(map(vec![("name", self.v(&s.name)?), ("valueFrom", Value::String(value_from))]));
         }
 
         let container_name = self.c.id.name.clone();
@@ -613,11 +534,7 @@ impl<'a> Emitter<'a> {
         }
         let image = self.value(&container.image.reference())?;
 
-        let mut def = vec![
-            ("name", lit(&container_name)),
-            ("image", image),
-            ("essential", Value::Bool(true)),
-        ];
+        let mut def = vec![("name", lit(&container_name)), ("image", image), ("essential", Value::Bool(true))];
         if !container.command.is_empty() {
             let v = self.values(container.command)?;
             def.push(("entryPoint", v));
@@ -629,11 +546,8 @@ impl<'a> Emitter<'a> {
         if let ComponentSpec::MicroService(ms) = &self.c.spec {
             let ports = ms.ports.clone();
             let mappings = try_seq(&ports, |p| {
-                let mut m = vec![
-                    ("name", self.v(&p.name)?),
-                    ("containerPort", Value::from(p.port)),
-                    ("protocol", lit("tcp")),
-                ];
+                let mut m =
+                    vec![("name", self.v(&p.name)?), ("containerPort", Value::from(p.port)), ("protocol", lit("tcp"))];
                 match p.protocol {
                     PortProtocol::Http => m.push(("appProtocol", lit("http"))),
                     PortProtocol::Grpc => m.push(("appProtocol", lit("grpc"))),
@@ -670,33 +584,18 @@ impl<'a> Emitter<'a> {
             "logGroupName",
             lit(&physical_name(
                 NameKind::LogGroup,
-                &[
-                    "ecs",
-                    self.stack.name(),
-                    &self.stack.environment,
-                    &self.c.id.service,
-                    &self.c.id.name,
-                ],
+                &["ecs", self.stack.name(), &self.stack.environment, &self.c.id.service, &self.c.id.name],
             )),
         )
         .set("logRetentionDays", if self.protected() { 90 } else { 30 })
-        .set(
-            "executionRoleName",
-            lit(&self.phys(NameKind::IamRole, "exec")),
-        )
+        .set("executionRoleName", lit(&self.phys(NameKind::IamRole, "exec")))
         .set("taskRoleName", lit(&self.phys(NameKind::IamRole, "task")))
         .when("hasSecrets", !secrets_access.is_empty())
         .set("secretStatements", secrets_access.to_value())
         .when("hasAccess", !self.access.is_empty())
         .set("accessStatements", self.access.to_value())
-        .set(
-            "securityGroupName",
-            lit(&self.phys(NameKind::SecurityGroup, "")),
-        )
-        .set(
-            "securityGroupDescription",
-            lit(&format!("panka {} {}", self.c.kind, self.c.id)),
-        )
+        .set("securityGroupName", lit(&self.phys(NameKind::SecurityGroup, "")))
+        .set("securityGroupDescription", lit(&format!("panka {} {}", self.c.kind, self.c.id)))
         .set("vpcId", self.v(&network.vpc_id)?)
         .set("family", lit(&self.phys(NameKind::EcsTaskFamily, "")))
         .set("cpu", lit(&infra.cpu.to_string()))
@@ -710,9 +609,7 @@ impl<'a> Emitter<'a> {
         )
         .set("containerDefinitions", Value::Sequence(vec![map(def)]));
         let v = render_file(files::CONTAINER, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
 
     fn values(&mut self, items: &[String]) -> Result<Value, EmitError> {
@@ -736,10 +633,9 @@ impl<'a> Emitter<'a> {
         };
         let command: Vec<String> = match (&probe.command, &probe.http) {
             (Some(c), _) => c.clone(),
-            (None, Some(h)) => vec![
-                "CMD-SHELL".into(),
-                format!("curl -fsS http://localhost:{}{} || exit 1", h.port, h.path),
-            ],
+            (None, Some(h)) => {
+                vec!["CMD-SHELL".into(), format!("curl -fsS http://localhost:{}{} || exit 1", h.port, h.path)]
+            }
             (None, None) => return Ok(None),
         };
         let mut m = vec![
@@ -755,10 +651,7 @@ impl<'a> Emitter<'a> {
     }
 
     fn infra(&self) -> Result<EffectiveInfra, EmitError> {
-        self.c
-            .infra
-            .clone()
-            .ok_or_else(|| self.invalid("a container component has no effective infra"))
+        self.c.infra.clone().ok_or_else(|| self.invalid("a container component has no effective infra"))
     }
 
     /// Launch type and capacity provider strategy (Fargate or Fargate Spot).
@@ -766,22 +659,14 @@ impl<'a> Emitter<'a> {
         if infra.spot {
             p.opt("launchType", None::<Value>).set(
                 "capacityProviderStrategies",
-                Value::Sequence(vec![map(vec![
-                    ("capacityProvider", lit("FARGATE_SPOT")),
-                    ("weight", Value::from(1)),
-                ])]),
+                Value::Sequence(vec![map(vec![("capacityProvider", lit("FARGATE_SPOT")), ("weight", Value::from(1))])]),
             );
         } else {
-            p.set("launchType", lit("FARGATE"))
-                .opt("capacityProviderStrategies", None::<Value>);
+            p.set("launchType", lit("FARGATE")).opt("capacityProviderStrategies", None::<Value>);
         }
     }
 
-    fn ecs_service_params(
-        &mut self,
-        p: &mut Params,
-        infra: &EffectiveInfra,
-    ) -> Result<(), EmitError> {
+    fn ecs_service_params(&mut self, p: &mut Params, infra: &EffectiveInfra) -> Result<(), EmitError> {
         let network = self.network()?;
         if network.private_subnet_ids.is_empty() {
             return Err(self.invalid("`spec.shared.network.privateSubnetIds` is empty"));
@@ -792,13 +677,7 @@ impl<'a> Emitter<'a> {
             .set("cluster", cluster)
             .set("desiredCount", infra.replicas)
             .set("subnets", self.vs(&network.private_subnet_ids)?)
-            .opt(
-                "serviceIgnoreChanges",
-                infra
-                    .autoscaling
-                    .as_ref()
-                    .map(|_| seq(["desiredCount"], lit)),
-            );
+            .opt("serviceIgnoreChanges", infra.autoscaling.as_ref().map(|_| seq(["desiredCount"], lit)));
         self.capacity(p, infra);
         Ok(())
     }
@@ -808,59 +687,29 @@ impl<'a> Emitter<'a> {
             return Ok(());
         };
         let cluster = self.cluster_name()?;
-        let cpu = a
-            .target_cpu_percent
-            .or(if a.target_memory_percent.is_none() {
-                Some(70)
-            } else {
-                None
-            });
+        let cpu = a.target_cpu_percent.or(if a.target_memory_percent.is_none() { Some(70) } else { None });
         let mut p = Params::new();
-        p.set(
-            "scalingResourceId",
-            Value::String(format!(
-                "service/{}/${{service.name}}",
-                as_str(&self.v(&cluster)?)
-            )),
-        )
-        .set("minCapacity", a.min)
-        .set("maxCapacity", a.max)
-        .when("scaleOnCpu", cpu.is_some())
-        .set(
-            "cpuPolicyName",
-            lit(&self.phys(NameKind::ScalingPolicy, "cpu")),
-        )
-        .set("cpuTarget", cpu.unwrap_or(70))
-        .when("scaleOnMemory", a.target_memory_percent.is_some())
-        .set(
-            "memoryPolicyName",
-            lit(&self.phys(NameKind::ScalingPolicy, "memory")),
-        )
-        .set("memoryTarget", a.target_memory_percent.unwrap_or(70));
+        p.set("scalingResourceId", Value::String(format!("service/{}/${{service.name}}", as_str(&self.v(&cluster)?))))
+            .set("minCapacity", a.min)
+            .set("maxCapacity", a.max)
+            .when("scaleOnCpu", cpu.is_some())
+            .set("cpuPolicyName", lit(&self.phys(NameKind::ScalingPolicy, "cpu")))
+            .set("cpuTarget", cpu.unwrap_or(70))
+            .when("scaleOnMemory", a.target_memory_percent.is_some())
+            .set("memoryPolicyName", lit(&self.phys(NameKind::ScalingPolicy, "memory")))
+            .set("memoryTarget", a.target_memory_percent.unwrap_or(70));
         let v = render_file(files::ECS_AUTOSCALING, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
 
     fn microservice(&mut self, s: &MicroServiceSpec) -> Result<(), EmitError> {
         let infra = self.infra()?;
-        let lb = self
-            .stack
-            .stack
-            .spec
-            .shared
-            .load_balancer
-            .clone()
-            .ok_or_else(|| EmitError::MissingShared {
-                component: self.name(),
-                what: "loadBalancer",
-                hint: "set `spec.shared.loadBalancer.listenerArn` (the shared ALB listener) in stack.yaml",
-            })?;
-        let port = s
-            .ports
-            .first()
-            .ok_or_else(|| self.invalid("a MicroService needs at least one port"))?;
+        let lb = self.stack.stack.spec.shared.load_balancer.clone().ok_or_else(|| EmitError::MissingShared {
+            component: self.name(),
+            what: "loadBalancer",
+            hint: "set `spec.shared.loadBalancer.listenerArn` (the shared ALB listener) in stack.yaml",
+        })?;
+        let port = s.ports.first().ok_or_else(|| self.invalid("a MicroService needs at least one port"))?;
         self.container(s.container(), &infra)?;
 
         let rule = infra.load_balancer.clone().unwrap_or_default();
@@ -871,16 +720,10 @@ impl<'a> Emitter<'a> {
             rule.path_patterns.clone()
         };
         if !paths.is_empty() {
-            conditions.push(map(vec![(
-                "pathPattern",
-                map(vec![("values", self.vs(&paths)?)]),
-            )]));
+            conditions.push(map(vec![("pathPattern", map(vec![("values", self.vs(&paths)?)]))]));
         }
         if !rule.host_headers.is_empty() {
-            conditions.push(map(vec![(
-                "hostHeader",
-                map(vec![("values", self.vs(&rule.host_headers)?)]),
-            )]));
+            conditions.push(map(vec![("hostHeader", map(vec![("values", self.vs(&rule.host_headers)?)]))]));
         }
         // Unset priority: a stable one derived from the component's identity.
         let priority = rule.priority.unwrap_or_else(|| {
@@ -894,89 +737,45 @@ impl<'a> Emitter<'a> {
             ("enabled", Value::Bool(true)),
             ("protocol", lit("HTTP")),
             ("path", self.v(http.map_or("/", |h| h.path.as_str()))?),
-            (
-                "port",
-                lit(&http.map_or("traffic-port".to_string(), |h| h.port.to_string())),
-            ),
-            (
-                "matcher",
-                self.v(http.map_or("200-399", |h| h.success_codes.as_str()))?,
-            ),
+            ("port", lit(&http.map_or("traffic-port".to_string(), |h| h.port.to_string()))),
+            ("matcher", self.v(http.map_or("200-399", |h| h.success_codes.as_str()))?),
         ];
         if let Some(r) = readiness {
             let interval = r.period_seconds.clamp(5, 300);
             hc.push(("interval", Value::from(interval)));
-            hc.push((
-                "timeout",
-                Value::from(r.timeout_seconds.clamp(2, 120).min(interval - 1)),
-            ));
-            hc.push((
-                "healthyThreshold",
-                Value::from(r.success_threshold.clamp(2, 10)),
-            ));
-            hc.push((
-                "unhealthyThreshold",
-                Value::from(r.failure_threshold.clamp(2, 10)),
-            ));
+            hc.push(("timeout", Value::from(r.timeout_seconds.clamp(2, 120).min(interval - 1))));
+            hc.push(("healthyThreshold", Value::from(r.success_threshold.clamp(2, 10))));
+            hc.push(("unhealthyThreshold", Value::from(r.failure_threshold.clamp(2, 10))));
         }
 
         let url = self.url(&lb, &rule)?;
         let mut p = Params::new();
-        p.set(
-            "targetGroupName",
-            lit(&self.phys(NameKind::TargetGroup, "")),
-        )
-        .set("vpcId", self.v(&self.network()?.vpc_id)?)
-        .set(
-            "protocolVersion",
-            lit(if port.protocol == PortProtocol::Grpc {
-                "GRPC"
-            } else {
-                "HTTP1"
-            }),
-        )
-        .set("containerPort", port.port)
-        .set("containerName", lit(&self.c.id.name))
-        .set("targetGroupHealthCheck", map(hc))
-        .set("listenerArn", self.v(&lb.listener_arn)?)
-        .set("priority", priority)
-        .set("listenerConditions", Value::Sequence(conditions))
-        .when("hasAlbSecurityGroup", lb.security_group_id.is_some())
-        .set(
-            "albSecurityGroupId",
-            self.v(lb.security_group_id.as_deref().unwrap_or(""))?,
-        )
-        .set(
-            "healthCheckGracePeriodSeconds",
-            infra.health_check_grace_period_seconds,
-        )
-        .set("url", url);
+        p.set("targetGroupName", lit(&self.phys(NameKind::TargetGroup, "")))
+            .set("vpcId", self.v(&self.network()?.vpc_id)?)
+            .set("protocolVersion", lit(if port.protocol == PortProtocol::Grpc { "GRPC" } else { "HTTP1" }))
+            .set("containerPort", port.port)
+            .set("containerName", lit(&self.c.id.name))
+            .set("targetGroupHealthCheck", map(hc))
+            .set("listenerArn", self.v(&lb.listener_arn)?)
+            .set("priority", priority)
+            .set("listenerConditions", Value::Sequence(conditions))
+            .when("hasAlbSecurityGroup", lb.security_group_id.is_some())
+            .set("albSecurityGroupId", self.v(lb.security_group_id.as_deref().unwrap_or(""))?)
+            .set("healthCheckGracePeriodSeconds", infra.health_check_grace_period_seconds)
+            .set("url", url);
         self.ecs_service_params(&mut p, &infra)?;
         let v = render_file(files::MICROSERVICE, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))?;
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))?;
         self.autoscaling(&infra)
     }
 
     /// The service's URL: `https://<host>` for a host rule, else the shared
     /// load balancer's DNS name (given, or looked up from the listener),
     /// plus the first path pattern's fixed prefix.
-    fn url(
-        &mut self,
-        lb: &SharedLoadBalancer,
-        rule: &LoadBalancerRule,
-    ) -> Result<Value, EmitError> {
-        let path = rule
-            .path_patterns
-            .first()
-            .map(|p| p.trim_end_matches('*').to_string())
-            .unwrap_or_else(|| "/".to_string());
-        let path = if path.starts_with('/') {
-            path
-        } else {
-            format!("/{path}")
-        };
+    fn url(&mut self, lb: &SharedLoadBalancer, rule: &LoadBalancerRule) -> Result<Value, EmitError> {
+        let path =
+            rule.path_patterns.first().map(|p| p.trim_end_matches('*').to_string()).unwrap_or_else(|| "/".to_string());
+        let path = if path.starts_with('/') { path } else { format!("/{path}") };
         if let Some(host) = rule.host_headers.first() {
             return self.v(&format!("https://{host}{path}"));
         }
@@ -989,13 +788,7 @@ impl<'a> Emitter<'a> {
             map(vec![
                 ("function", lit("aws:lb/getListener:getListener")),
                 ("arguments", map(vec![("arn", listener_arn)])),
-                (
-                    "options",
-                    map(vec![(
-                        "provider",
-                        Value::String(format!("${{{DEFAULT_PROVIDER}}}")),
-                    )]),
-                ),
+                ("options", map(vec![("provider", Value::String(format!("${{{DEFAULT_PROVIDER}}}")))])),
                 ("return", lit("loadBalancerArn")),
             ]),
         )]);
@@ -1003,31 +796,15 @@ impl<'a> Emitter<'a> {
             "fn::invoke",
             map(vec![
                 ("function", lit("aws:lb/getLoadBalancer:getLoadBalancer")),
-                (
-                    "arguments",
-                    map(vec![("arn", Value::String("${loadBalancerArn}".into()))]),
-                ),
-                (
-                    "options",
-                    map(vec![(
-                        "provider",
-                        Value::String(format!("${{{DEFAULT_PROVIDER}}}")),
-                    )]),
-                ),
+                ("arguments", map(vec![("arn", Value::String("${loadBalancerArn}".into()))])),
+                ("options", map(vec![("provider", Value::String(format!("${{{DEFAULT_PROVIDER}}}")))])),
                 ("return", lit("dnsName")),
             ]),
         )]);
-        self.program
-            .variables
-            .insert("loadBalancerArn".into(), listener);
-        self.program
-            .variables
-            .insert("loadBalancerDnsName".into(), dns);
+        self.program.variables.insert("loadBalancerArn".into(), listener);
+        self.program.variables.insert("loadBalancerDnsName".into(), dns);
         let path = self.v(&path)?;
-        Ok(Value::String(format!(
-            "http://${{loadBalancerDnsName}}{}",
-            path.as_str().unwrap_or_default()
-        )))
+        Ok(Value::String(format!("http://${{loadBalancerDnsName}}{}", path.as_str().unwrap_or_default())))
     }
 
     fn worker(&mut self, s: &WorkerSpec) -> Result<(), EmitError> {
@@ -1036,9 +813,7 @@ impl<'a> Emitter<'a> {
         let mut p = Params::new();
         self.ecs_service_params(&mut p, &infra)?;
         let v = render_file(files::WORKER, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))?;
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))?;
         self.autoscaling(&infra)
     }
 
@@ -1050,25 +825,17 @@ impl<'a> Emitter<'a> {
         let cluster = self.v(&cluster)?;
         let mut p = Params::new();
         p.set("cluster", cluster)
-            .set(
-                "schedulerRoleName",
-                lit(&self.phys(NameKind::IamRole, "scheduler")),
-            )
+            .set("schedulerRoleName", lit(&self.phys(NameKind::IamRole, "scheduler")))
             .set("scheduleName", lit(&self.phys(NameKind::Schedule, "")))
             .set("description", lit(&format!("panka CronJob {}", self.c.id)))
             .set("scheduleExpression", self.v(&s.schedule)?)
             .set("timezone", self.v(&s.timezone)?)
-            .set(
-                "state",
-                lit(if s.suspended { "DISABLED" } else { "ENABLED" }),
-            )
+            .set("state", lit(if s.suspended { "DISABLED" } else { "ENABLED" }))
             .set("retries", s.retries.min(185))
             .set("subnets", self.vs(&network.private_subnet_ids)?);
         self.capacity(&mut p, &infra);
         let v = render_file(files::CRONJOB, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
 
     // ---------- Lambda ----------
@@ -1109,33 +876,18 @@ impl<'a> Emitter<'a> {
             .set("accessStatements", self.access.to_value())
             .set("logGroupName", lit(&format!("/aws/lambda/{function_name}")))
             .set("logRetentionDays", s.log_retention_days)
-            .set(
-                "securityGroupName",
-                lit(&self.phys(NameKind::SecurityGroup, "")),
-            )
-            .set(
-                "securityGroupDescription",
-                lit(&format!("panka Lambda {}", self.c.id)),
-            )
+            .set("securityGroupName", lit(&self.phys(NameKind::SecurityGroup, "")))
+            .set("securityGroupDescription", lit(&format!("panka Lambda {}", self.c.id)))
             .set("vpcId", self.v(network.map_or("", |n| n.vpc_id.as_str()))?)
-            .set(
-                "subnets",
-                lits(network.map_or(&[][..], |n| &n.private_subnet_ids[..])),
-            )
+            .set("subnets", lits(network.map_or(&[][..], |n| &n.private_subnet_ids[..])))
             .set("functionName", lit(&function_name))
             .set("description", lit(&format!("panka Lambda {}", self.c.id)))
-            .set(
-                "packageType",
-                lit(if image.is_some() { "Image" } else { "Zip" }),
-            )
+            .set("packageType", lit(if image.is_some() { "Image" } else { "Zip" }))
             .opt("runtime", runtime)
             .opt("handler", handler)
             .opt("s3Bucket", s3.map(|c| self.v(&c.bucket)).transpose()?)
             .opt("s3Key", s3.map(|c| self.v(&c.key)).transpose()?)
-            .opt(
-                "s3ObjectVersion",
-                self.vo(s3.and_then(|c| c.version.as_deref()))?,
-            )
+            .opt("s3ObjectVersion", self.vo(s3.and_then(|c| c.version.as_deref()))?)
             .opt("imageUri", image_value)
             .set("memorySize", s.memory)
             .set("timeout", s.timeout_seconds)
@@ -1147,35 +899,22 @@ impl<'a> Emitter<'a> {
                 }),
             )
             .opt("reservedConcurrency", s.reserved_concurrency)
-            .opt(
-                "environment",
-                (!env.is_empty()).then(|| map(vec![("variables", Value::Mapping(env))])),
-            );
+            .opt("environment", (!env.is_empty()).then(|| map(vec![("variables", Value::Mapping(env))])));
         let v = render_file(files::LAMBDA, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))?;
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))?;
         for t in &s.triggers {
             let (id, kind) = self.resolve(&t.component)?;
             if kind != Kind::Sqs {
-                return Err(self.invalid(format!(
-                    "trigger `{}` is a {kind}, not an SQS queue",
-                    t.component
-                )));
+                return Err(self.invalid(format!("trigger `{}` is a {kind}, not an SQS queue", t.component)));
             }
             let arn = self.output_of(&id, "arn");
             let mut p = Params::new();
             p.set("queueArn", Value::String(arn))
                 .set("batchSize", t.batch_size)
-                .opt(
-                    "maximumBatchingWindowInSeconds",
-                    t.maximum_batching_window_seconds,
-                );
+                .opt("maximumBatchingWindowInSeconds", t.maximum_batching_window_seconds);
             let v = render_file(files::LAMBDA_TRIGGER_ITEM, &p)?;
             let name = format!("trigger-{}-{}", id.service, id.name);
-            self.program
-                .merge_item(&name, &v)
-                .map_err(|e| self.prog_err(e))?;
+            self.program.merge_item(&name, &v).map_err(|e| self.prog_err(e))?;
         }
         Ok(())
     }
@@ -1191,77 +930,49 @@ impl<'a> Emitter<'a> {
         let identifier = self.phys(NameKind::RdsInstance, "");
         let protected = self.protected();
         let mut p = Params::new();
-        p.set(
-            "subnetGroupName",
-            lit(&self.phys(NameKind::RdsSubnetGroup, "")),
-        )
-        .set("description", lit(&format!("panka RDS {}", self.c.id)))
-        .set("subnets", self.vs(&network.private_subnet_ids)?)
-        .set(
-            "securityGroupName",
-            lit(&self.phys(NameKind::SecurityGroup, "")),
-        )
-        .set(
-            "securityGroupDescription",
-            lit(&format!("panka RDS {}", self.c.id)),
-        )
-        .set("vpcId", self.v(&network.vpc_id)?)
-        .set("identifier", lit(&identifier))
-        .set("engine", lit(s.engine.kind.as_str()))
-        .set("engineVersion", self.v(&s.engine.version)?)
-        .set("instanceClass", self.v(&s.instance.class)?)
-        .set("allocatedStorage", s.instance.storage.allocated_gb)
-        .opt("maxAllocatedStorage", s.instance.storage.max_allocated_gb)
-        .set("storageType", self.v(&s.instance.storage.kind)?)
-        .opt("iops", s.instance.storage.iops)
-        .set("storageEncrypted", s.encryption.at_rest)
-        .opt("kmsKeyId", self.vo(s.encryption.kms_key_id.as_deref())?)
-        .set("dbName", self.v(&s.database.name)?)
-        .set("username", self.v(&s.database.username)?)
-        .set(
-            "port",
-            s.database.port.unwrap_or(s.engine.kind.default_port()),
-        )
-        .set("multiAz", s.availability.multi_az)
-        .set("backupRetentionDays", s.backup.automated.retention_days)
-        .opt(
-            "backupWindow",
-            self.vo(s.backup.automated.window.as_deref())?,
-        )
-        .opt(
-            "maintenanceWindow",
-            self.vo(s.maintenance_window.as_deref())?,
-        )
-        .set(
-            "deletionProtection",
-            self.deletion_protection(s.deletion_protection),
-        )
-        .set("skipFinalSnapshot", !protected)
-        .opt(
-            "finalSnapshotIdentifier",
-            protected.then(|| {
-                lit(&physical_name(
-                    NameKind::RdsInstance,
-                    &[&identifier, "final"],
-                ))
-            }),
-        )
-        .set("performanceInsights", s.performance_insights)
-        .set(
-            "logExports",
-            seq(
-                match s.engine.kind {
-                    RdsEngineType::Postgres => &["postgresql", "upgrade"][..],
-                    RdsEngineType::Mysql | RdsEngineType::Mariadb => &["error", "slowquery"][..],
-                },
-                |x| lit(x),
-            ),
-        )
-        .set("protect", protected);
+        p.set("subnetGroupName", lit(&self.phys(NameKind::RdsSubnetGroup, "")))
+            .set("description", lit(&format!("panka RDS {}", self.c.id)))
+            .set("subnets", self.vs(&network.private_subnet_ids)?)
+            .set("securityGroupName", lit(&self.phys(NameKind::SecurityGroup, "")))
+            .set("securityGroupDescription", lit(&format!("panka RDS {}", self.c.id)))
+            .set("vpcId", self.v(&network.vpc_id)?)
+            .set("identifier", lit(&identifier))
+            .set("engine", lit(s.engine.kind.as_str()))
+            .set("engineVersion", self.v(&s.engine.version)?)
+            .set("instanceClass", self.v(&s.instance.class)?)
+            .set("allocatedStorage", s.instance.storage.allocated_gb)
+            .opt("maxAllocatedStorage", s.instance.storage.max_allocated_gb)
+            .set("storageType", self.v(&s.instance.storage.kind)?)
+            .opt("iops", s.instance.storage.iops)
+            .set("storageEncrypted", s.encryption.at_rest)
+            .opt("kmsKeyId", self.vo(s.encryption.kms_key_id.as_deref())?)
+            .set("dbName", self.v(&s.database.name)?)
+            .set("username", self.v(&s.database.username)?)
+            .set("port", s.database.port.unwrap_or(s.engine.kind.default_port()))
+            .set("multiAz", s.availability.multi_az)
+            .set("backupRetentionDays", s.backup.automated.retention_days)
+            .opt("backupWindow", self.vo(s.backup.automated.window.as_deref())?)
+            .opt("maintenanceWindow", self.vo(s.maintenance_window.as_deref())?)
+            .set("deletionProtection", self.deletion_protection(s.deletion_protection))
+            .set("skipFinalSnapshot", !protected)
+            .opt(
+                "finalSnapshotIdentifier",
+                protected.then(|| lit(&physical_name(NameKind::RdsInstance, &[&identifier, "final"]))),
+            )
+            .set("performanceInsights", s.performance_insights)
+            .set(
+                "logExports",
+                seq(
+                    match s.engine.kind {
+                        RdsEngineType::Postgres => &["postgresql", "upgrade"][..],
+                        RdsEngineType::Mysql | RdsEngineType::Mariadb => &["error", "slowquery"][..],
+                    },
+                    |x| lit(x),
+                ),
+            )
+            .set("protect", protected);
         let v = render_file(files::RDS, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
 
     fn dynamodb(&mut self, s: &DynamoDbSpec) -> Result<(), EmitError> {
@@ -1271,15 +982,9 @@ impl<'a> Emitter<'a> {
             return Err(self.invalid("`billingMode: PROVISIONED` needs `capacity`"));
         }
         let gsis = try_seq(&s.global_secondary_indexes, |g| {
-            let mut keys = vec![map(vec![
-                ("attributeName", self.v(&g.partition_key)?),
-                ("keyType", lit("HASH")),
-            ])];
+            let mut keys = vec![map(vec![("attributeName", self.v(&g.partition_key)?), ("keyType", lit("HASH"))])];
             if let Some(sk) = &g.sort_key {
-                keys.push(map(vec![
-                    ("attributeName", self.v(sk)?),
-                    ("keyType", lit("RANGE")),
-                ]));
+                keys.push(map(vec![("attributeName", self.v(sk)?), ("keyType", lit("RANGE"))]));
             }
             let mut m = vec![
                 ("name", self.v(&g.name)?),
@@ -1298,21 +1003,11 @@ impl<'a> Emitter<'a> {
         let ttl = self.vo(s.ttl_attribute.as_deref())?;
         let mut p = Params::new();
         p.set("tableName", lit(&self.phys(NameKind::DynamoDbTable, "")))
-            .set(
-                "billingMode",
-                lit(if provisioned {
-                    "PROVISIONED"
-                } else {
-                    "PAY_PER_REQUEST"
-                }),
-            )
+            .set("billingMode", lit(if provisioned { "PROVISIONED" } else { "PAY_PER_REQUEST" }))
             .set("hashKey", self.v(&s.partition_key)?)
             .opt("rangeKey", self.vo(s.sort_key.as_deref())?)
             .opt("readCapacity", cap.filter(|_| provisioned).map(|c| c.read))
-            .opt(
-                "writeCapacity",
-                cap.filter(|_| provisioned).map(|c| c.write),
-            )
+            .opt("writeCapacity", cap.filter(|_| provisioned).map(|c| c.write))
             .set(
                 "attributes",
                 try_seq(&s.attributes, |a| {
@@ -1329,46 +1024,26 @@ impl<'a> Emitter<'a> {
                     ]))
                 })?,
             )
-            .opt(
-                "globalSecondaryIndexes",
-                (!s.global_secondary_indexes.is_empty()).then_some(gsis),
-            )
+            .opt("globalSecondaryIndexes", (!s.global_secondary_indexes.is_empty()).then_some(gsis))
             .opt("streamEnabled", s.stream.as_ref().map(|_| true))
             .opt("streamViewType", self.vo(s.stream.as_deref())?)
-            .opt(
-                "ttl",
-                ttl.map(|a| map(vec![("attributeName", a), ("enabled", Value::Bool(true))])),
-            )
+            .opt("ttl", ttl.map(|a| map(vec![("attributeName", a), ("enabled", Value::Bool(true))])))
             .set("pointInTimeRecovery", s.point_in_time_recovery)
-            .set(
-                "deletionProtection",
-                self.deletion_protection(s.deletion_protection),
-            )
+            .set("deletionProtection", self.deletion_protection(s.deletion_protection))
             .set("protect", self.protected())
             .set(
                 "streamArnOutput",
-                if s.stream.is_some() {
-                    Value::String("${table.streamArn}".into())
-                } else {
-                    lit("")
-                },
+                if s.stream.is_some() { Value::String("${table.streamArn}".into()) } else { lit("") },
             );
         let v = render_file(files::DYNAMODB, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
 
     fn s3(&mut self, s: &S3Spec) -> Result<(), EmitError> {
         let protected = self.protected();
         let bucket = physical_name_with(
             NameKind::S3Bucket,
-            &[
-                self.stack.name(),
-                &self.stack.environment,
-                &self.c.id.service,
-                &self.c.id.name,
-            ],
+            &[self.stack.name(), &self.stack.environment, &self.c.id.service, &self.c.id.name],
             "",
             &self.opts.tenant,
         );
@@ -1382,24 +1057,15 @@ impl<'a> Emitter<'a> {
                 m.push(("expiration", map(vec![("days", Value::from(d))])));
             }
             if let Some(d) = r.noncurrent_version_expiration_days {
-                m.push((
-                    "noncurrentVersionExpiration",
-                    map(vec![("noncurrentDays", Value::from(d))]),
-                ));
+                m.push(("noncurrentVersionExpiration", map(vec![("noncurrentDays", Value::from(d))])));
             }
             if let (Some(class), Some(days)) = (&r.transition_storage_class, r.transition_days) {
                 m.push((
                     "transitions",
-                    Value::Sequence(vec![map(vec![
-                        ("days", Value::from(days)),
-                        ("storageClass", self.v(class)?),
-                    ])]),
+                    Value::Sequence(vec![map(vec![("days", Value::from(days)), ("storageClass", self.v(class)?)])]),
                 ));
             }
-            m.push((
-                "abortIncompleteMultipartUpload",
-                map(vec![("daysAfterInitiation", Value::from(7))]),
-            ));
+            m.push(("abortIncompleteMultipartUpload", map(vec![("daysAfterInitiation", Value::from(7))])));
             Ok(map(m))
         })?;
         let cors = try_seq(&s.cors, |c| {
@@ -1422,28 +1088,19 @@ impl<'a> Emitter<'a> {
             .set("blockPublicAccess", s.block_public_access)
             .set("sseAlgorithm", self.v(&s.encryption.algorithm)?)
             .opt("kmsKeyId", self.vo(s.encryption.kms_key_id.as_deref())?)
-            .set(
-                "versioningStatus",
-                lit(if s.versioning { "Enabled" } else { "Suspended" }),
-            )
+            .set("versioningStatus", lit(if s.versioning { "Enabled" } else { "Suspended" }))
             .when("hasLifecycle", !s.lifecycle_rules.is_empty())
             .set("lifecycleRules", rules)
             .when("hasCors", !s.cors.is_empty())
             .set("corsRules", cors);
         let v = render_file(files::S3, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
 
     fn sqs(&mut self, s: &SqsSpec) -> Result<(), EmitError> {
         let fifo = if s.fifo { ".fifo" } else { "" };
-        let parts = [
-            self.stack.name(),
-            self.stack.environment.as_str(),
-            self.c.id.service.as_str(),
-            self.c.id.name.as_str(),
-        ];
+        let parts =
+            [self.stack.name(), self.stack.environment.as_str(), self.c.id.service.as_str(), self.c.id.name.as_str()];
         let queue = physical_name_with(NameKind::SqsQueue, &parts, fifo, "");
         let mut dlq_parts = parts.to_vec();
         dlq_parts.push("dlq");
@@ -1455,10 +1112,7 @@ impl<'a> Emitter<'a> {
             .set("deadLetterRetentionSeconds", dl.message_retention_seconds)
             .set("queueName", lit(&queue))
             .opt("fifo", s.fifo.then_some(true))
-            .opt(
-                "contentBasedDeduplication",
-                (s.fifo && s.content_based_deduplication).then_some(true),
-            )
+            .opt("contentBasedDeduplication", (s.fifo && s.content_based_deduplication).then_some(true))
             .set("visibilityTimeoutSeconds", s.visibility_timeout_seconds)
             .set("messageRetentionSeconds", s.message_retention_seconds)
             .set("delaySeconds", s.delay_seconds)
@@ -1467,61 +1121,32 @@ impl<'a> Emitter<'a> {
                 "redrivePolicy",
                 dl.enabled.then(|| {
                     super::program::to_json(map(vec![
-                        (
-                            "deadLetterTargetArn",
-                            Value::String("${deadLetterQueue.arn}".into()),
-                        ),
+                        ("deadLetterTargetArn", Value::String("${deadLetterQueue.arn}".into())),
                         ("maxReceiveCount", Value::from(dl.max_receive_count)),
                     ]))
                 }),
             )
-            .set(
-                "dlqUrlOutput",
-                if dl.enabled {
-                    Value::String("${deadLetterQueue.url}".into())
-                } else {
-                    lit("")
-                },
-            )
-            .set(
-                "dlqArnOutput",
-                if dl.enabled {
-                    Value::String("${deadLetterQueue.arn}".into())
-                } else {
-                    lit("")
-                },
-            );
+            .set("dlqUrlOutput", if dl.enabled { Value::String("${deadLetterQueue.url}".into()) } else { lit("") })
+            .set("dlqArnOutput", if dl.enabled { Value::String("${deadLetterQueue.arn}".into()) } else { lit("") });
         let v = render_file(files::SQS, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
 
     fn sns(&mut self, s: &SnsSpec) -> Result<(), EmitError> {
         let fifo = if s.fifo { ".fifo" } else { "" };
         let topic = physical_name_with(
             NameKind::SnsTopic,
-            &[
-                self.stack.name(),
-                &self.stack.environment,
-                &self.c.id.service,
-                &self.c.id.name,
-            ],
+            &[self.stack.name(), &self.stack.environment, &self.c.id.service, &self.c.id.name],
             fifo,
             "",
         );
         let mut p = Params::new();
         p.set("topicName", lit(&topic))
             .opt("fifo", s.fifo.then_some(true))
-            .opt(
-                "contentBasedDeduplication",
-                (s.fifo && s.content_based_deduplication).then_some(true),
-            )
+            .opt("contentBasedDeduplication", (s.fifo && s.content_based_deduplication).then_some(true))
             .set("kmsKeyId", self.v(&s.kms_key_id)?);
         let v = render_file(files::SNS, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))?;
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))?;
 
         let mut queue_policies = BTreeSet::new();
         for sub in &s.subscriptions {
@@ -1535,8 +1160,7 @@ impl<'a> Emitter<'a> {
                             if queue_policies.insert(id.clone()) {
                                 let url = self.output_of(&id, "url");
                                 let mut q = Params::new();
-                                q.set("queueUrl", Value::String(url))
-                                    .set("queueArn", Value::String(arn.clone()));
+                                q.set("queueUrl", Value::String(url)).set("queueArn", Value::String(arn.clone()));
                                 let v = render_file(files::SQS_FROM_SNS_ITEM, &q)?;
                                 let name = format!("allow-{}-{}", id.service, id.name);
                                 self.program.merge_item(&name, &v).map_err(|e| self.prog_err(e))?;
@@ -1566,36 +1190,27 @@ impl<'a> Emitter<'a> {
                         None if endpoint.starts_with("https://") => "https".into(),
                         None if endpoint.starts_with("http://") => "http".into(),
                         None if endpoint.contains('@') => "email".into(),
-                        None => {
-                            return Err(self
-                                .invalid(format!("subscription `{}` needs `protocol`", sub.name)))
-                        }
+                        None => return Err(self.invalid(format!("subscription `{}` needs `protocol`", sub.name))),
                     };
                     (protocol, self.value(endpoint)?)
                 }
                 (None, None) => {
-                    return Err(self.invalid(format!(
-                        "subscription `{}` needs `component` or `endpoint`",
-                        sub.name
-                    )))
+                    return Err(self.invalid(format!("subscription `{}` needs `component` or `endpoint`", sub.name)))
                 }
             };
-            let raw = sub.raw_message_delivery
-                && matches!(protocol.as_str(), "sqs" | "http" | "https" | "firehose");
+            let raw = sub.raw_message_delivery && matches!(protocol.as_str(), "sqs" | "http" | "https" | "firehose");
             let mut q = Params::new();
             q.set("protocol", self.v(&protocol)?)
                 .set("endpoint", endpoint)
                 .opt("rawMessageDelivery", raw.then_some(true))
                 .opt(
                     "filterPolicy",
-                    sub.filter_policy.as_ref().map(|f| {
-                        lit(&serde_json::to_string(&unescape_json(f)).unwrap_or_default())
-                    }),
+                    sub.filter_policy
+                        .as_ref()
+                        .map(|f| lit(&serde_json::to_string(&unescape_json(f)).unwrap_or_default())),
                 );
             let v = render_file(files::SNS_SUBSCRIPTION_ITEM, &q)?;
-            self.program
-                .merge_item(&logical, &v)
-                .map_err(|e| self.prog_err(e))?;
+            self.program.merge_item(&logical, &v).map_err(|e| self.prog_err(e))?;
         }
         Ok(())
     }
@@ -1606,52 +1221,31 @@ impl<'a> Emitter<'a> {
         let id = self.phys(NameKind::ElastiCacheReplicationGroup, "");
         let multi_az = s.multi_az && s.replicas >= 1;
         let mut p = Params::new();
-        p.set(
-            "subnetGroupName",
-            lit(&self.phys(NameKind::ElastiCacheSubnetGroup, "")),
-        )
-        .set(
-            "description",
-            lit(&format!("panka ElastiCache {}", self.c.id)),
-        )
-        .set("subnets", self.vs(&network.private_subnet_ids)?)
-        .set(
-            "securityGroupName",
-            lit(&self.phys(NameKind::SecurityGroup, "")),
-        )
-        .set(
-            "securityGroupDescription",
-            lit(&format!("panka ElastiCache {}", self.c.id)),
-        )
-        .set("vpcId", self.v(&network.vpc_id)?)
-        .set("replicationGroupId", lit(&id))
-        .set("engine", lit(s.engine.as_str()))
-        .set("engineVersion", self.v(&s.version)?)
-        .set("nodeType", self.v(&s.node_type)?)
-        .set("numCacheClusters", 1 + s.replicas)
-        .set("multiAz", multi_az)
-        .set("port", s.port)
-        .set("atRestEncryption", s.encryption.at_rest)
-        .set("inTransitEncryption", s.encryption.in_transit)
-        .set("snapshotRetentionDays", s.snapshot_retention_days)
-        .opt(
-            "maintenanceWindow",
-            self.vo(s.maintenance_window.as_deref())?,
-        )
-        .opt(
-            "finalSnapshotIdentifier",
-            (protected && s.snapshot_retention_days > 0).then(|| {
-                lit(&physical_name(
-                    NameKind::ElastiCacheReplicationGroup,
-                    &[&id, "final"],
-                ))
-            }),
-        )
-        .set("protect", protected);
+        p.set("subnetGroupName", lit(&self.phys(NameKind::ElastiCacheSubnetGroup, "")))
+            .set("description", lit(&format!("panka ElastiCache {}", self.c.id)))
+            .set("subnets", self.vs(&network.private_subnet_ids)?)
+            .set("securityGroupName", lit(&self.phys(NameKind::SecurityGroup, "")))
+            .set("securityGroupDescription", lit(&format!("panka ElastiCache {}", self.c.id)))
+            .set("vpcId", self.v(&network.vpc_id)?)
+            .set("replicationGroupId", lit(&id))
+            .set("engine", lit(s.engine.as_str()))
+            .set("engineVersion", self.v(&s.version)?)
+            .set("nodeType", self.v(&s.node_type)?)
+            .set("numCacheClusters", 1 + s.replicas)
+            .set("multiAz", multi_az)
+            .set("port", s.port)
+            .set("atRestEncryption", s.encryption.at_rest)
+            .set("inTransitEncryption", s.encryption.in_transit)
+            .set("snapshotRetentionDays", s.snapshot_retention_days)
+            .opt("maintenanceWindow", self.vo(s.maintenance_window.as_deref())?)
+            .opt(
+                "finalSnapshotIdentifier",
+                (protected && s.snapshot_retention_days > 0)
+                    .then(|| lit(&physical_name(NameKind::ElastiCacheReplicationGroup, &[&id, "final"]))),
+            )
+            .set("protect", protected);
         let v = render_file(files::ELASTICACHE, &p)?;
-        self.program
-            .merge_rendered(&v)
-            .map_err(|e| self.prog_err(e))
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
 }
 
@@ -1662,11 +1256,7 @@ fn unescape_json(v: &serde_json::Value) -> serde_json::Value {
     match v {
         J::String(s) => J::String(crate::load::template::unescape(s)),
         J::Array(a) => J::Array(a.iter().map(unescape_json).collect()),
-        J::Object(m) => J::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), unescape_json(v)))
-                .collect(),
-        ),
+        J::Object(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), unescape_json(v))).collect()),
         other => other.clone(),
     }
 }
@@ -1702,17 +1292,11 @@ mod tests {
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures/pulumi")
-            .join(name)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pulumi").join(name)
     }
 
     fn load_env(dir: PathBuf, env: &str) -> LoadedStack {
-        let opts = LoadOptions {
-            dir,
-            environment: env.to_string(),
-            ..LoadOptions::default()
-        };
+        let opts = LoadOptions { dir, environment: env.to_string(), ..LoadOptions::default() };
         match load(&opts) {
             Ok(s) => s,
             Err(f) => panic!("{f}: {:#?}", f.diagnostics),
@@ -1720,10 +1304,7 @@ mod tests {
     }
 
     fn opts() -> EmitOptions {
-        EmitOptions {
-            tenant: "default".into(),
-            endpoint: None,
-        }
+        EmitOptions { tenant: "default".into(), endpoint: None }
     }
 
     #[test]
@@ -1732,17 +1313,12 @@ mod tests {
             let stack = load_env(fixture("all-kinds"), env);
             assert_eq!(stack.components.len(), 10);
             for id in stack.components.keys() {
-                let program = emit_component(&stack, id, &opts())
-                    .unwrap_or_else(|e| panic!("{env} {id}: {e}"));
+                let program = emit_component(&stack, id, &opts()).unwrap_or_else(|e| panic!("{env} {id}: {e}"));
                 let problems = check_program(real_schema(), &program.to_value());
                 assert!(
                     problems.is_empty(),
                     "{env} {id}:\n{}\n{}",
-                    problems
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join("\n"),
+                    problems.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n"),
                     program.to_yaml()
                 );
             }

@@ -133,9 +133,8 @@ fn parse_access(mut s: &str) -> Result<(Access, &str), String> {
                     s = after;
                 } else {
                     let close = s.find(']').ok_or("missing closing bracket in list index")?;
-                    let index: usize = s[1..close]
-                        .parse()
-                        .map_err(|_| format!("invalid list index `{}`", &s[1..close]))?;
+                    let index: usize =
+                        s[1..close].parse().map_err(|_| format!("invalid list index `{}`", &s[1..close]))?;
                     if accessors.is_empty() {
                         return Err("the root property must be a string subscript or a name".into());
                     }
@@ -167,22 +166,12 @@ mod tests {
             parts,
             vec![
                 Part::Text("http://".into()),
-                Part::Interp(Access {
-                    accessors: vec![name("lb"), name("dnsName")]
-                }),
+                Part::Interp(Access { accessors: vec![name("lb"), name("dnsName")] }),
                 Part::Text("/x".into()),
             ]
         );
         let a = whole_interpolation(r#"${ref.outputs["a.b"][2]}"#).unwrap();
-        assert_eq!(
-            a.accessors,
-            vec![
-                name("ref"),
-                name("outputs"),
-                Accessor::Key("a.b".into()),
-                Accessor::Index(2)
-            ]
-        );
+        assert_eq!(a.accessors, vec![name("ref"), name("outputs"), Accessor::Key("a.b".into()), Accessor::Index(2)]);
         assert_eq!(a.to_string(), r#"ref.outputs["a.b"][2]"#);
     }
 
@@ -205,18 +194,9 @@ mod tests {
 
     #[test]
     fn escape_round_trips_hostile_strings() {
-        for s in [
-            "${x}",
-            "$${x}",
-            "a$$b",
-            "$",
-            "$$$",
-            "${",
-            "}${a.b}{",
-            "price: $5 # not a comment",
-            "ünïcødé ${ß}",
-            "",
-        ] {
+        for s in
+            ["${x}", "$${x}", "a$$b", "$", "$$$", "${", "}${a.b}{", "price: $5 # not a comment", "ünïcødé ${ß}", ""]
+        {
             let escaped = escape(s);
             let parts = parse(&escaped).unwrap();
             let back: String = parts

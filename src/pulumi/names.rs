@@ -115,16 +115,9 @@ impl NameKind {
             NameKind::IamRole => r(64, false, "+=,.@_-", false),
             NameKind::IamRolePolicy => r(128, false, "+=,.@_-", false),
             NameKind::SqsQueue => r(80, false, "-_", false),
-            NameKind::S3Bucket => Rules {
-                always_hash: true,
-                ..r(63, true, "-", true)
-            },
+            NameKind::S3Bucket => Rules { always_hash: true, ..r(63, true, "-", true) },
             NameKind::LambdaFunction => r(64, false, "-_", false),
-            NameKind::LogGroup => Rules {
-                sep: '/',
-                prefix: "/",
-                ..r(512, false, "-_./#", false)
-            },
+            NameKind::LogGroup => Rules { sep: '/', prefix: "/", ..r(512, false, "-_./#", false) },
             NameKind::SecurityGroup => r(255, false, "-_.", true),
             NameKind::EcsService => r(255, false, "-_", false),
             NameKind::EcsTaskFamily => r(255, false, "-_", false),
@@ -152,11 +145,7 @@ pub fn physical_name(kind: NameKind, parts: &[&str]) -> String {
 /// `seed` that only feeds the hash (the tenant, for global namespaces).
 pub fn physical_name_with(kind: NameKind, parts: &[&str], suffix: &str, seed: &str) -> String {
     let rules = kind.rules();
-    let sanitized: Vec<String> = parts
-        .iter()
-        .map(|p| sanitize(p, &rules))
-        .filter(|p| !p.is_empty())
-        .collect();
+    let sanitized: Vec<String> = parts.iter().map(|p| sanitize(p, &rules)).filter(|p| !p.is_empty()).collect();
     let mut body = sanitized.join(&rules.sep.to_string());
     if body.is_empty() {
         body.push('x');
@@ -189,11 +178,7 @@ pub fn physical_name_with(kind: NameKind, parts: &[&str], suffix: &str, seed: &s
 fn sanitize(part: &str, rules: &Rules) -> String {
     let mut out = String::with_capacity(part.len());
     for c in part.chars() {
-        let c = if rules.lowercase {
-            c.to_ascii_lowercase()
-        } else {
-            c
-        };
+        let c = if rules.lowercase { c.to_ascii_lowercase() } else { c };
         let ok = c.is_ascii_alphanumeric() || (rules.extra.contains(c) && c != rules.sep);
         let c = if ok { c } else { '-' };
         if c == '-' && out.ends_with('-') {
@@ -201,8 +186,7 @@ fn sanitize(part: &str, rules: &Rules) -> String {
         }
         out.push(c);
     }
-    out.trim_matches(|c: char| !c.is_ascii_alphanumeric())
-        .to_string()
+    out.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string()
 }
 
 #[cfg(test)]
@@ -239,11 +223,7 @@ mod tests {
         if !name.ends_with(|c: char| c.is_ascii_alphanumeric()) {
             return Err(format!("{name} ends badly"));
         }
-        if matches!(
-            kind,
-            NameKind::RdsInstance | NameKind::ElastiCacheReplicationGroup
-        ) && name.contains("--")
-        {
+        if matches!(kind, NameKind::RdsInstance | NameKind::ElastiCacheReplicationGroup) && name.contains("--") {
             return Err(format!("{name} has a double hyphen"));
         }
         Ok(())
@@ -263,25 +243,15 @@ mod tests {
             for parts in &cases {
                 let name = physical_name(kind, parts);
                 valid(kind, &name).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
-                assert_eq!(
-                    name,
-                    physical_name(kind, parts),
-                    "{kind:?} not deterministic"
-                );
+                assert_eq!(name, physical_name(kind, parts), "{kind:?} not deterministic");
             }
         }
     }
 
     #[test]
     fn short_names_are_readable_and_long_ones_hashed() {
-        assert_eq!(
-            physical_name(NameKind::TargetGroup, SHORT),
-            "payments-dev-backend-api"
-        );
-        assert_eq!(
-            physical_name(NameKind::LogGroup, SHORT),
-            "/payments/dev/backend/api"
-        );
+        assert_eq!(physical_name(NameKind::TargetGroup, SHORT), "payments-dev-backend-api");
+        assert_eq!(physical_name(NameKind::LogGroup, SHORT), "/payments/dev/backend/api");
         let tg = physical_name(NameKind::TargetGroup, LONG);
         assert!(tg.len() <= 32 && tg.len() >= 28, "{tg}");
         assert!(tg.starts_with("payments-platform-team-"), "{tg}");

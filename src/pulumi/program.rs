@@ -33,11 +33,7 @@ pub const DEFAULT_PROVIDER: &str = "aws";
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ProgramError {
     #[error("bad reference `{text}` in `{value}`: {why}")]
-    BadReference {
-        text: String,
-        value: String,
-        why: &'static str,
-    },
+    BadReference { text: String, value: String, why: &'static str },
     #[error("key `{0}` would be read by Pulumi as a builtin function\nhint: keys may not start with `fn::`")]
     FunctionKey(String),
     #[error("template resource `{name}` is malformed: {why}")]
@@ -84,19 +80,13 @@ pub fn to_json(value: Value) -> Value {
 /// `fn::join` of parts with a separator.
 pub fn join(separator: &str, parts: Vec<Value>) -> Value {
     let mut m = Mapping::new();
-    m.insert(
-        "fn::join".into(),
-        Value::Sequence(vec![lit(separator), Value::Sequence(parts)]),
-    );
+    m.insert("fn::join".into(), Value::Sequence(vec![lit(separator), Value::Sequence(parts)]));
     Value::Mapping(m)
 }
 
 /// Whether `name` can be used as a resource name inside `${…}`.
 pub fn is_logical_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Resource options panka uses.
@@ -153,17 +143,12 @@ pub struct Resource {
 
 impl Resource {
     pub fn new(type_token: &str) -> Resource {
-        Resource {
-            type_token: type_token.to_string(),
-            properties: Mapping::new(),
-            options: ResourceOptions::default(),
-        }
+        Resource { type_token: type_token.to_string(), properties: Mapping::new(), options: ResourceOptions::default() }
     }
 
     /// Sets a property (panka's own property names only).
     pub fn prop(mut self, name: &str, value: impl Into<Value>) -> Resource {
-        self.properties
-            .insert(Value::String(name.to_string()), value.into());
+        self.properties.insert(Value::String(name.to_string()), value.into());
         self
     }
 
@@ -210,10 +195,7 @@ pub fn project_name(service: &str, component: &str) -> String {
 
 /// The fully qualified stack of a component in the stack's DIY backend.
 pub fn stack_reference_name(service: &str, component: &str, environment: &str) -> String {
-    format!(
-        "organization/{}/{environment}",
-        project_name(service, component)
-    )
+    format!("organization/{}/{environment}", project_name(service, component))
 }
 
 /// The logical name of the StackReference resource reading a component.
@@ -259,8 +241,7 @@ impl Program {
         }
         if let Some(vars) = rendered.get("variables").and_then(Value::as_mapping) {
             for (k, v) in vars {
-                self.variables
-                    .insert(k.as_str().unwrap_or_default().to_string(), v.clone());
+                self.variables.insert(k.as_str().unwrap_or_default().to_string(), v.clone());
             }
         }
         if let Some(outputs) = rendered.get("outputs").and_then(Value::as_mapping) {
@@ -276,52 +257,30 @@ impl Program {
     pub fn merge_item(&mut self, name: &str, rendered: &Value) -> Result<(), ProgramError> {
         let item = rendered
             .get("item")
-            .ok_or_else(|| ProgramError::BadTemplate {
-                name: name.to_string(),
-                why: "no `item` resource".into(),
-            })?;
+            .ok_or_else(|| ProgramError::BadTemplate { name: name.to_string(), why: "no `item` resource".into() })?;
         self.add_rendered_resource(name, item)
     }
 
     fn add_rendered_resource(&mut self, name: &str, v: &Value) -> Result<(), ProgramError> {
-        let bad = |why: &str| ProgramError::BadTemplate {
-            name: name.to_string(),
-            why: why.to_string(),
-        };
-        let type_token = v
-            .get("type")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("no `type`"))?;
+        let bad = |why: &str| ProgramError::BadTemplate { name: name.to_string(), why: why.to_string() };
+        let type_token = v.get("type").and_then(Value::as_str).ok_or_else(|| bad("no `type`"))?;
         let mut r = Resource::new(type_token);
         if let Some(props) = v.get("properties") {
-            r.properties = props
-                .as_mapping()
-                .cloned()
-                .ok_or_else(|| bad("`properties` is not a mapping"))?;
+            r.properties = props.as_mapping().cloned().ok_or_else(|| bad("`properties` is not a mapping"))?;
         }
         if let Some(opts) = v.get("options").and_then(Value::as_mapping) {
             for (k, o) in opts {
                 let strings = |o: &Value| -> Vec<String> {
                     o.as_sequence()
-                        .map(|s| {
-                            s.iter()
-                                .filter_map(|x| x.as_str().map(str::to_string))
-                                .collect()
-                        })
+                        .map(|s| s.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
                         .unwrap_or_default()
                 };
-                let unref = |s: &str| -> Option<String> {
-                    s.strip_prefix("${")?.strip_suffix('}').map(str::to_string)
-                };
+                let unref = |s: &str| -> Option<String> { s.strip_prefix("${")?.strip_suffix('}').map(str::to_string) };
                 match k.as_str().unwrap_or_default() {
                     "provider" => r.options.provider = o.as_str().and_then(unref),
-                    "dependsOn" => {
-                        r.options.depends_on = strings(o).iter().filter_map(|s| unref(s)).collect()
-                    }
+                    "dependsOn" => r.options.depends_on = strings(o).iter().filter_map(|s| unref(s)).collect(),
                     "protect" => r.options.protect = o.as_bool().unwrap_or(false),
-                    "deleteBeforeReplace" => {
-                        r.options.delete_before_replace = o.as_bool().unwrap_or(false)
-                    }
+                    "deleteBeforeReplace" => r.options.delete_before_replace = o.as_bool().unwrap_or(false),
                     "retainOnDelete" => r.options.retain_on_delete = o.as_bool().unwrap_or(false),
                     "ignoreChanges" => r.options.ignore_changes = strings(o),
                     "additionalSecretOutputs" => r.options.additional_secret_outputs = strings(o),
@@ -330,10 +289,7 @@ impl Program {
                 }
             }
         }
-        if r.options.provider.is_none()
-            && type_token != PROVIDER_TOKEN
-            && type_token != STACK_REFERENCE_TOKEN
-        {
+        if r.options.provider.is_none() && type_token != PROVIDER_TOKEN && type_token != STACK_REFERENCE_TOKEN {
             r.options.provider = Some(DEFAULT_PROVIDER.to_string());
         }
         if !is_logical_name(name) || self.resources.contains_key(name) {
@@ -353,15 +309,9 @@ impl Program {
         let res = stack_reference_resource(&r.service, &r.component);
         if !self.resources.contains_key(&res) {
             let name = stack_reference_name(&r.service, &r.component, &self.environment);
-            self.add(
-                &res,
-                Resource::new(STACK_REFERENCE_TOKEN).prop("name", lit(&name)),
-            );
+            self.add(&res, Resource::new(STACK_REFERENCE_TOKEN).prop("name", lit(&name)));
         }
-        Value::String(format!(
-            "${{{res}.outputs[\"{}\"]}}",
-            r.output.replace('"', "\\\"")
-        ))
+        Value::String(format!("${{{res}.outputs[\"{}\"]}}", r.output.replace('"', "\\\"")))
     }
 
     /// Converts a resolved panka template string into a Pulumi value:
@@ -379,13 +329,10 @@ impl Program {
                         return Err(ProgramError::BadReference {
                             text: r.to_string(),
                             value: template.to_string(),
-                            why:
-                                "service and component names hold letters, digits, `-` and `_` only",
+                            why: "service and component names hold letters, digits, `-` and `_` only",
                         });
                     }
-                    let Value::String(s) = self.stack_output(r) else {
-                        unreachable!("stack_output returns a string")
-                    };
+                    let Value::String(s) = self.stack_output(r) else { unreachable!("stack_output returns a string") };
                     out.push_str(&s);
                 }
             }
@@ -412,13 +359,8 @@ mod tests {
 
     fn sample() -> Program {
         let mut p = Program::new("backend-api", "production");
-        p.add(
-            "aws",
-            Resource::new("pulumi:providers:aws").prop("region", lit("us-east-1")),
-        );
-        let name = p
-            .panka_value("q-${backend.database.address}-$${x}")
-            .unwrap();
+        p.add("aws", Resource::new("pulumi:providers:aws").prop("region", lit("us-east-1")));
+        let name = p.panka_value("q-${backend.database.address}-$${x}").unwrap();
         p.add(
             "queue",
             Resource::new("aws:sqs:Queue")
@@ -453,10 +395,7 @@ mod tests {
         let p = sample();
         let r = &p.resources["ref-backend-database"];
         assert_eq!(r.type_token, STACK_REFERENCE_TOKEN);
-        assert_eq!(
-            r.properties.get("name").and_then(Value::as_str),
-            Some("organization/backend-database/production")
-        );
+        assert_eq!(r.properties.get("name").and_then(Value::as_str), Some("organization/backend-database/production"));
         let tags = p.resources["queue"].properties.get("tags").unwrap();
         assert_eq!(
             tags.get("note").and_then(Value::as_str),
@@ -469,9 +408,7 @@ mod tests {
         let mut p = Program::new("a-b", "dev");
         let v = p.panka_value("${svc.db.port}").unwrap();
         assert_eq!(
-            interp::whole_interpolation(v.as_str().unwrap())
-                .unwrap()
-                .to_string(),
+            interp::whole_interpolation(v.as_str().unwrap()).unwrap().to_string(),
             r#"ref-svc-db.outputs["port"]"#
         );
     }

@@ -16,6 +16,7 @@ use anyhow::{bail, Context, Result};
 
 use super::emit::{emit_component, stack_config_yaml, EmitError, EmitOptions};
 use super::program::{is_logical_name, Program};
+use crate::graph::Graph;
 use crate::load::LoadedStack;
 use crate::model::ComponentId;
 
@@ -39,11 +40,9 @@ pub fn render_stack(
     let mut errors = Vec::new();
     for id in stack.components.keys() {
         match emit_component(stack, id, opts) {
-            Ok(program) => out.push(RenderedProgram {
-                wave: waves.get(id).copied().unwrap_or(1),
-                id: id.clone(),
-                program,
-            }),
+            Ok(program) => {
+                out.push(RenderedProgram { wave: waves.get(id).copied().unwrap_or(1), id: id.clone(), program })
+            }
             Err(e) => errors.push(e),
         }
     }
@@ -52,6 +51,17 @@ pub fn render_stack(
     }
     out.sort_by(|a, b| (a.wave, &a.id).cmp(&(b.wave, &b.id)));
     Ok(out)
+}
+
+/// Each component's wave (from 1), from the graph.
+pub fn waves_of(graph: &Graph) -> BTreeMap<ComponentId, usize> {
+    let mut out = BTreeMap::new();
+    for (i, wave) in graph.wave_list().into_iter().enumerate() {
+        for id in wave {
+            out.insert(id, i + 1);
+        }
+    }
+    out
 }
 
 /// The directory of one program under `dir`.
@@ -63,22 +73,16 @@ pub fn program_dir(dir: &Path, wave: usize, id: &ComponentId) -> Result<PathBuf>
 }
 
 /// Writes the programs; returns the `Pulumi.yaml` paths written.
-pub fn write_rendered(
-    dir: &Path,
-    environment: &str,
-    programs: &[RenderedProgram],
-) -> Result<Vec<PathBuf>> {
+pub fn write_rendered(dir: &Path, environment: &str, programs: &[RenderedProgram]) -> Result<Vec<PathBuf>> {
     if !is_logical_name(environment) {
         bail!("environment `{environment}` cannot be part of a file name");
     }
     let mut written = Vec::new();
     for r in programs {
         let d = program_dir(dir, r.wave, &r.id)?;
-        std::fs::create_dir_all(&d)
-            .with_context(|| format!("could not create `{}`", d.display()))?;
+        std::fs::create_dir_all(&d).with_context(|| format!("could not create `{}`", d.display()))?;
         let main = d.join("Pulumi.yaml");
-        std::fs::write(&main, r.program.to_yaml())
-            .with_context(|| format!("could not write `{}`", main.display()))?;
+        std::fs::write(&main, r.program.to_yaml()).with_context(|| format!("could not write `{}`", main.display()))?;
         let config = d.join(format!("Pulumi.{environment}.yaml"));
         std::fs::write(&config, stack_config_yaml())
             .with_context(|| format!("could not write `{}`", config.display()))?;
@@ -114,8 +118,7 @@ mod tests {
         assert_eq!(written, vec![dir.path().join("wave-02/svc-db/Pulumi.yaml")]);
         let text = std::fs::read_to_string(&written[0]).unwrap();
         assert!(text.starts_with("name: svc-db\nruntime: yaml\n"), "{text}");
-        let config =
-            std::fs::read_to_string(dir.path().join("wave-02/svc-db/Pulumi.dev.yaml")).unwrap();
+        let config = std::fs::read_to_string(dir.path().join("wave-02/svc-db/Pulumi.dev.yaml")).unwrap();
         assert!(config.contains("pulumi:disable-default-providers"));
         assert!(write_rendered(dir.path(), "../x", &programs).is_err());
     }

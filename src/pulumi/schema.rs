@@ -132,21 +132,12 @@ pub fn short_token(token: &str) -> String {
 impl Schema {
     /// Parses a schema file written by the extraction script.
     pub fn from_json(text: &str) -> Result<Schema> {
-        let file: SchemaFile =
-            serde_json::from_str(text).context("the pulumi-aws schema file is not valid")?;
+        let file: SchemaFile = serde_json::from_str(text).context("the pulumi-aws schema file is not valid")?;
         if file.package != "@pulumi/aws" {
             bail!("schema file is for `{}`, not `@pulumi/aws`", file.package);
         }
-        let short_resources = file
-            .resources
-            .keys()
-            .map(|t| (short_token(t), t.clone()))
-            .collect();
-        let short_functions = file
-            .functions
-            .keys()
-            .map(|t| (short_token(t), t.clone()))
-            .collect();
+        let short_resources = file.resources.keys().map(|t| (short_token(t), t.clone())).collect();
+        let short_functions = file.functions.keys().map(|t| (short_token(t), t.clone())).collect();
         Ok(Schema {
             version: file.version,
             resources: file.resources,
@@ -159,8 +150,7 @@ impl Schema {
 
     /// Reads and parses a schema file.
     pub fn load(path: &Path) -> Result<Schema> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("could not read `{}`", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("could not read `{}`", path.display()))?;
         Schema::from_json(&text).with_context(|| format!("in `{}`", path.display()))
     }
 
@@ -179,8 +169,7 @@ impl Schema {
 
     /// The schema of a resource type, by full or short token.
     pub fn resource(&self, token: &str) -> Option<&ResourceSchema> {
-        self.canonical_resource(token)
-            .and_then(|t| self.resources.get(t))
+        self.canonical_resource(token).and_then(|t| self.resources.get(t))
     }
 
     /// The schema of a function, by full token, short token, or `aws:name`
@@ -220,10 +209,7 @@ impl Schema {
 
 /// Where the schema cache for `version` lives under a crate directory.
 pub fn cache_path(crate_dir: &Path, version: &str) -> PathBuf {
-    crate_dir
-        .join("target")
-        .join("pulumi-aws-schema")
-        .join(format!("{version}.json"))
+    crate_dir.join("target").join("pulumi-aws-schema").join(format!("{version}.json"))
 }
 
 /// Returns the cached schema file for `version`, running the extraction
@@ -253,10 +239,7 @@ pub fn ensure_cached(crate_dir: &Path, version: &str) -> Result<PathBuf> {
             )
         })?;
     if !status.success() || !path.exists() {
-        bail!(
-            "`node {}` failed ({status}); the pulumi-aws schema was not written",
-            script.display()
-        );
+        bail!("`node {}` failed ({status}); the pulumi-aws schema was not written", script.display());
     }
     Ok(path)
 }
@@ -279,10 +262,7 @@ pub(crate) mod tests {
     #[test]
     fn short_tokens() {
         assert_eq!(short_token("aws:s3/bucket:Bucket"), "aws:s3:Bucket");
-        assert_eq!(
-            short_token("aws:index/getRegion:getRegion"),
-            "aws:index:getRegion"
-        );
+        assert_eq!(short_token("aws:index/getRegion:getRegion"), "aws:index:getRegion");
         assert_eq!(short_token("pulumi:providers:aws"), "pulumi:providers:aws");
     }
 
@@ -319,15 +299,10 @@ pub(crate) mod tests {
             "aws:elasticache:SubnetGroup",
             PROVIDER_TOKEN,
         ] {
-            let r = s
-                .resource(token)
-                .unwrap_or_else(|| panic!("{token} missing"));
+            let r = s.resource(token).unwrap_or_else(|| panic!("{token} missing"));
             assert!(r.deprecated.is_none(), "{token} is deprecated");
         }
-        assert_eq!(
-            s.canonical_resource("aws:s3:Bucket"),
-            Some("aws:s3/bucket:Bucket")
-        );
+        assert_eq!(s.canonical_resource("aws:s3:Bucket"), Some("aws:s3/bucket:Bucket"));
         assert!(s.resource("aws:s3:BucketV2").unwrap().deprecated.is_some());
         assert!(s.resource("aws:s3:NoSuchThing").is_none());
     }
@@ -347,8 +322,6 @@ pub(crate) mod tests {
         assert!(net["subnets"].required);
         assert!(svc.has_output("name") && svc.has_output("id"));
         assert!(s.function("aws:getCallerIdentity").is_some());
-        assert!(s
-            .function("aws:index/getCallerIdentity:getCallerIdentity")
-            .is_some());
+        assert!(s.function("aws:index/getCallerIdentity:getCallerIdentity").is_some());
     }
 }

@@ -73,10 +73,8 @@ pub enum TemplateError {
 
 /// Renders template `name` (its `text`) with `params`.
 pub fn render(name: &str, text: &str, params: &Params) -> Result<Value, TemplateError> {
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| TemplateError::Syntax {
-        template: name.to_string(),
-        message: e.to_string(),
-    })?;
+    let doc: Value = serde_yaml::from_str(text)
+        .map_err(|e| TemplateError::Syntax { template: name.to_string(), message: e.to_string() })?;
     let r = Renderer { name, params };
     Ok(r.node(&doc)?.unwrap_or(Value::Null))
 }
@@ -91,10 +89,7 @@ impl Renderer<'_> {
         self.params
             .0
             .get(param)
-            .ok_or_else(|| TemplateError::MissingParam {
-                template: self.name.to_string(),
-                param: param.to_string(),
-            })
+            .ok_or_else(|| TemplateError::MissingParam { template: self.name.to_string(), param: param.to_string() })
     }
 
     /// `None` means "remove me from my parent".
@@ -189,11 +184,7 @@ resources:
     #[test]
     fn when_true_keeps_and_strips_the_marker() {
         let mut p = Params::new();
-        p.set("name", lit("q"))
-            .set("delay", 0)
-            .set("team", lit("t"))
-            .when("withDlq", true)
-            .opt("maybe", None::<Value>);
+        p.set("name", lit("q")).set("delay", 0).set("team", lit("t")).when("withDlq", true).opt("maybe", None::<Value>);
         let v = render("t", T, &p).unwrap();
         let dlq = &v["resources"]["dlq"];
         assert!(dlq.get("$when").is_none());
@@ -268,12 +259,8 @@ mod file_tests {
         embedded.sort();
         assert_eq!(on_disk, embedded);
         for (path, text) in files::ALL {
-            let v: serde_yaml::Value =
-                serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
-            assert!(
-                v.get("resources").is_some() || v.get("item").is_some(),
-                "{path}"
-            );
+            let v: serde_yaml::Value = serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert!(v.get("resources").is_some() || v.get("item").is_some(), "{path}");
         }
     }
 }

@@ -14,25 +14,16 @@ use crate::load::{load, LoadOptions, LoadedStack};
 use crate::model::{ComponentSpec, Kind};
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/pulumi")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pulumi").join(name)
 }
 
 fn load_env(env: &str) -> LoadedStack {
-    let opts = LoadOptions {
-        dir: fixture("all-kinds"),
-        environment: env.to_string(),
-        ..LoadOptions::default()
-    };
+    let opts = LoadOptions { dir: fixture("all-kinds"), environment: env.to_string(), ..LoadOptions::default() };
     load(&opts).unwrap_or_else(|f| panic!("{f}: {:#?}", f.diagnostics))
 }
 
 fn opts() -> EmitOptions {
-    EmitOptions {
-        tenant: "default".into(),
-        endpoint: None,
-    }
+    EmitOptions { tenant: "default".into(), endpoint: None }
 }
 
 /// One golden program per kind: `tests/fixtures/pulumi/golden/<Kind>.yaml`,
@@ -54,19 +45,14 @@ fn golden_program_per_kind() {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(&path, &text).unwrap();
         } else {
-            let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-                panic!("{}: {e} (PANKA_UPDATE_GOLDEN=1 writes it)", path.display())
-            });
+            let want = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e} (PANKA_UPDATE_GOLDEN=1 writes it)", path.display()));
             if want != text {
                 mismatches.push(path.display().to_string());
             }
         }
     }
-    assert_eq!(
-        kinds.len(),
-        10,
-        "the fixture has one component of every kind"
-    );
+    assert_eq!(kinds.len(), 10, "the fixture has one component of every kind");
     assert!(
         mismatches.is_empty(),
         "programs differ from their golden files (PANKA_UPDATE_GOLDEN=1 to accept): {mismatches:?}"
@@ -77,30 +63,18 @@ fn golden_program_per_kind() {
 fn emulator_endpoint_reaches_the_provider() {
     let stack = load_env("dev");
     let id = stack.components.keys().next().unwrap().clone();
-    let o = EmitOptions {
-        tenant: "default".into(),
-        endpoint: Some("http://127.0.0.1:5000".into()),
-    };
+    let o = EmitOptions { tenant: "default".into(), endpoint: Some("http://127.0.0.1:5000".into()) };
     let v = emit_component(&stack, &id, &o).unwrap().to_value();
     let provider = &v["resources"]["aws"]["properties"];
-    assert_eq!(
-        provider["endpoints"][0]["s3"],
-        Value::from("http://127.0.0.1:5000")
-    );
+    assert_eq!(provider["endpoints"][0]["s3"], Value::from("http://127.0.0.1:5000"));
     assert_eq!(provider["s3UsePathStyle"], Value::Bool(true));
     assert_eq!(provider["skipCredentialsValidation"], Value::Bool(true));
-    assert!(
-        provider.get("allowedAccountIds").is_none(),
-        "dev has no account guard"
-    );
+    assert!(provider.get("allowedAccountIds").is_none(), "dev has no account guard");
     assert!(check_program(real_schema(), &v).is_empty());
     let prod = load_env("production");
     let v = emit_component(&prod, &id, &opts()).unwrap().to_value();
     let provider = &v["resources"]["aws"]["properties"];
-    assert_eq!(
-        provider["allowedAccountIds"][0],
-        Value::from("123456789012")
-    );
+    assert_eq!(provider["allowedAccountIds"][0], Value::from("123456789012"));
     assert_eq!(provider["region"], Value::from("eu-west-1"));
     assert!(provider.get("endpoints").is_none());
 }
@@ -112,14 +86,8 @@ fn production_protects_stateful_kinds_and_dev_does_not() {
         for (id, c) in &stack.components {
             let v = emit_component(&stack, id, &opts()).unwrap().to_value();
             let resources = v["resources"].as_mapping().unwrap();
-            let any_protected = resources
-                .values()
-                .any(|r| r["options"]["protect"] == Value::Bool(true));
-            assert_eq!(
-                any_protected,
-                protected && c.kind.is_stateful(),
-                "{env} {id}"
-            );
+            let any_protected = resources.values().any(|r| r["options"]["protect"] == Value::Bool(true));
+            assert_eq!(any_protected, protected && c.kind.is_stateful(), "{env} {id}");
         }
     }
 }
@@ -157,18 +125,10 @@ fn pulumi_texts(v: &Value, out: &mut Vec<String>) {
 /// Resource names with types, output names and variable names.
 fn shape(v: &Value) -> Vec<String> {
     let mut s = Vec::new();
-    for (section, with_type) in [
-        ("resources", true),
-        ("outputs", false),
-        ("variables", false),
-    ] {
+    for (section, with_type) in [("resources", true), ("outputs", false), ("variables", false)] {
         if let Some(m) = v.get(section).and_then(Value::as_mapping) {
             for (k, r) in m {
-                let ty = if with_type {
-                    r["type"].as_str().unwrap_or("")
-                } else {
-                    ""
-                };
+                let ty = if with_type { r["type"].as_str().unwrap_or("") } else { "" };
                 // Subscriptions are named by a hash of their (user) name.
                 let name = k.as_str().unwrap_or("");
                 let name = match name.find("sub-") {
@@ -182,11 +142,7 @@ fn shape(v: &Value) -> Vec<String> {
     s
 }
 
-fn string_leaves(
-    v: &serde_json::Value,
-    path: &mut Vec<serde_json::Value>,
-    out: &mut Vec<Vec<serde_json::Value>>,
-) {
+fn string_leaves(v: &serde_json::Value, path: &mut Vec<serde_json::Value>, out: &mut Vec<Vec<serde_json::Value>>) {
     match v {
         serde_json::Value::String(_) => out.push(path.clone()),
         serde_json::Value::Array(a) => {
@@ -285,9 +241,7 @@ fn hostile_strings_in_every_string_field_arrive_intact_and_change_no_structure()
                 let json = serde_json::to_string(h).unwrap();
                 let json = &json[1..json.len() - 1];
                 assert!(
-                    texts
-                        .iter()
-                        .any(|t| t.contains(h.as_str()) || t.contains(json)),
+                    texts.iter().any(|t| t.contains(h.as_str()) || t.contains(json)),
                     "{id} {path:?}: the value did not arrive intact"
                 );
                 checked += 1;
@@ -326,12 +280,8 @@ fn hostile_strings_in_stack_level_fields_arrive_intact() {
     names.push("region".into());
     names.push("accountId".into());
     let e2 = escaped.clone();
-    cases.push(Box::new(move |st: &mut LoadedStack| {
-        st.provider.region = e2.clone()
-    }));
-    cases.push(Box::new(move |st: &mut LoadedStack| {
-        st.provider.account_id = Some(escaped.clone())
-    }));
+    cases.push(Box::new(move |st: &mut LoadedStack| st.provider.region = e2.clone()));
+    cases.push(Box::new(move |st: &mut LoadedStack| st.provider.account_id = Some(escaped.clone())));
     assert!(cases.len() > 5);
     for (i, mutate) in cases.iter().enumerate() {
         let mut st = stack.clone();
@@ -345,10 +295,39 @@ fn hostile_strings_in_stack_level_fields_arrive_intact() {
             pulumi_texts(&v, &mut texts);
             seen |= texts.iter().any(|t| t.contains(h));
         }
-        assert!(
-            seen,
-            "case {i}: the value reached no program ({})",
-            names[i]
-        );
+        assert!(seen, "case {i}: the value reached no program ({})", names[i]);
     }
+}
+
+/// Every example under `examples/`, for every environment it mentions,
+/// renders and every program passes the pulumi-aws schema check.
+#[test]
+fn every_example_renders_valid_programs_in_every_environment() {
+    use crate::pulumi::render::{render_stack, waves_of};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut rendered = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("stack.yaml").exists() {
+            continue;
+        }
+        let base = LoadOptions { dir: dir.clone(), ..LoadOptions::default() };
+        for env in crate::load::known_environments(&base) {
+            let o = LoadOptions { environment: env.clone(), ..base.clone() };
+            let p = crate::pipeline::prepare(&o)
+                .unwrap_or_else(|f| panic!("{} {env}: {f} {:#?}", dir.display(), f.diagnostics));
+            for endpoint in [None, Some("http://127.0.0.1:5000".to_string())] {
+                let opts = EmitOptions { tenant: "default".into(), endpoint };
+                let programs = render_stack(&p.stack, &waves_of(&p.graph), &opts)
+                    .unwrap_or_else(|e| panic!("{} {env}: {e:?}", dir.display()));
+                assert_eq!(programs.len(), p.stack.components.len());
+                for r in programs {
+                    let problems = check_program(real_schema(), &r.program.to_value());
+                    assert!(problems.is_empty(), "{} {env} {}: {problems:#?}", dir.display(), r.id);
+                    rendered += 1;
+                }
+            }
+        }
+    }
+    assert!(rendered >= 20, "only {rendered} programs rendered");
 }
