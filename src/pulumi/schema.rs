@@ -223,13 +223,45 @@ pub fn ensure_cached(crate_dir: &Path, version: &str) -> Result<PathBuf> {
     if path.exists() {
         return Ok(path);
     }
+    // Several test processes may get here at once: one builds, the others
+    // wait for its file (creating a directory is atomic).
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("could not create `{}`", parent.display()))?;
+    }
+    let lock = path.with_extension("lock");
+    if std::fs::create_dir(&lock).is_err() {
+        for _ in 0..900 {
+            if path.exists() {
+                return Ok(path);
+            }
+            if !lock.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        if path.exists() {
+            return Ok(path);
+        }
+        bail!(
+            "`{}` was not written by the process building it\nhint: remove `{}` and retry",
+            path.display(),
+            lock.display()
+        );
+    }
+    let result = build_schema(crate_dir, version, &path);
+    let _ = std::fs::remove_dir(&lock);
+    result.map(|()| path)
+}
+
+/// Runs the extraction script for `version`, writing `path`.
+fn build_schema(crate_dir: &Path, version: &str, path: &Path) -> Result<()> {
     let script = crate_dir.join("scripts").join("pulumi-aws-schema.mjs");
     let status = Command::new("node")
         .arg(&script)
         .arg("--version")
         .arg(version)
         .arg("--out")
-        .arg(&path)
+        .arg(path)
         .current_dir(crate_dir)
         .status()
         .with_context(|| {
@@ -241,7 +273,7 @@ pub fn ensure_cached(crate_dir: &Path, version: &str) -> Result<PathBuf> {
     if !status.success() || !path.exists() {
         bail!("`node {}` failed ({status}); the pulumi-aws schema was not written", script.display());
     }
-    Ok(path)
+    Ok(())
 }
 
 #[cfg(test)]
