@@ -331,3 +331,15 @@ fn every_example_renders_valid_programs_in_every_environment() {
     }
     assert!(rendered >= 20, "only {rendered} programs rendered");
 }
+
+#[test]
+fn every_program_exports_every_output_its_kind_documents() {
+    let stack = load_env("production");
+    for (id, c) in &stack.components {
+        let v = emit_component(&stack, id, &opts()).unwrap().to_value();
+        let outputs = v["outputs"].as_mapping().unwrap();
+        for name in c.kind.outputs() {
+            assert!(outputs.contains_key(*name), "{id} ({}) lacks output `{name}`", c.kind);
+        }
+    }
+}
