@@ -20,17 +20,15 @@ example: build
 # the AWS-facing tests against a moto server the harness starts itself.
 test: build venv
 ifeq ($(NEXTEST),yes)
-	PANKA_TEST_VENV=$(abspath $(VENV)) $(CARGO) nextest run --release --locked --no-fail-fast
+	$(CARGO) nextest run --release --locked --no-fail-fast
 else
-	PANKA_TEST_VENV=$(abspath $(VENV)) $(CARGO) test --release --locked --no-fail-fast
+	$(CARGO) test --release --locked --no-fail-fast
 endif
 
-# A Python venv with the moto server (S3 + DynamoDB emulator) for the tests.
-venv: $(VENV)/.moto-installed
-$(VENV)/.moto-installed:
-	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]>=5.1'
-	touch $@
+# A Python venv with the moto server (S3 + DynamoDB emulator) for the tests;
+# the test harness starts the server itself on a free loopback port.
+venv:
+	bash scripts/moto-venv.sh
 
 # Speed and scale figures (see bench/README.md).
 bench: build

@@ -3,15 +3,20 @@
 //! The pipeline, one module per stage:
 //! load → validate → graph → plan → lock → emit (pulumi) → run (deploy) → record (state).
 
+pub mod admin;
+pub mod aws;
+pub mod backend;
 pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod graph;
 pub mod load;
+pub mod lock;
 pub mod model;
 pub mod pipeline;
 pub mod plan;
 pub mod pulumi;
+pub mod scope;
 pub mod state;
 pub mod ui;
 pub mod validate;

@@ -32,5 +32,6 @@ pub fn run(ctx: &Context, args: GraphArgs) -> Result<ExitStatus> {
         GraphFormat::Mermaid => ctx.printer.out(&render::to_mermaid(&p.stack, &p.graph)),
         GraphFormat::Json => ctx.printer.json(&render::to_json(&p.stack, &p.graph)),
     }
+    crate::pipeline::discard(p);
     Ok(ExitStatus::Ok)
 }

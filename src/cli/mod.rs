@@ -2,11 +2,15 @@
 //! command; command files parse and print, the work happens in library
 //! modules.
 
+mod admin;
+pub mod backends;
 mod completion;
 mod graph;
 mod init;
+mod locks;
 mod plan;
 mod render;
+mod state;
 mod validate;
 mod version;
 
@@ -95,6 +99,14 @@ pub enum Command {
     Plan(plan::PlanArgs),
     /// Write the Pulumi programs apply would run, one per component.
     Render(render::RenderArgs),
+    /// List the tenant's locks with age and staleness.
+    Locks(locks::LocksArgs),
+    /// Remove a lock by its exact id (asks for confirmation).
+    Unlock(locks::UnlockArgs),
+    /// Inspect or repair the stored state.
+    State(state::StateArgs),
+    /// Platform-team commands (bucket, table).
+    Admin(admin::AdminArgs),
     /// Print version information.
     Version,
     /// Print shell completions.
@@ -163,6 +175,10 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Graph(args) => graph::run(&ctx, args),
         Command::Plan(args) => plan::run(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
+        Command::Locks(args) => locks::run_locks(&ctx, args),
+        Command::Unlock(args) => locks::run_unlock(&ctx, args),
+        Command::State(args) => state::run(&ctx, args),
+        Command::Admin(args) => admin::run(&ctx, args),
         Command::Version => version::run(&ctx),
         Command::Completion(args) => completion::run(&ctx, args),
     }

@@ -36,11 +36,14 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
     let mut components = 0;
     for env in &envs {
         match prepare(&ctx.load_options(env)) {
-            Ok(p) => {
+            Ok(mut p) => {
                 stack_name = Some(p.stack.name().to_string());
                 components = components.max(p.stack.components.len());
-                p.warnings.into_iter().for_each(|d| add(d, env));
-                sources.get_or_insert(p.stack.sources);
+                std::mem::take(&mut p.warnings).into_iter().for_each(|d| add(d, env));
+                if sources.is_none() {
+                    sources = Some(std::mem::take(&mut p.stack.sources));
+                }
+                crate::pipeline::discard(p);
             }
             Err(f) => {
                 f.diagnostics.0.into_iter().for_each(|d| add(d, env));

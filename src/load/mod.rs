@@ -255,13 +255,25 @@ impl<'a> Loader<'a> {
         // the same whichever environment is loaded.
         let ids: Vec<yaml::FileId> =
             files.iter().map(|f| self.sources.add(f.path.clone(), f.relative.clone(), String::new())).collect();
-        for (f, id) in files.iter().zip(ids) {
+        let wanted: Vec<(&discover::StackFile, yaml::FileId)> = files
+            .iter()
+            .zip(ids)
+            .filter(|(f, _)| {
+                f.overlay_env.is_none() || f.overlay_env.as_deref() == Some(self.opts.environment.as_str())
+            })
+            .collect();
+        for ((f, id), read) in wanted.iter().zip(read_all(&wanted)) {
+            let (f, id) = (*f, *id);
             let is_overlay = f.overlay_env.is_some();
-            if is_overlay && f.overlay_env.as_deref() != Some(self.opts.environment.as_str()) {
-                continue;
+            if let Some(text) = read.text {
+                self.sources.set_text(id, text);
             }
-            let Some(docs) = self.read_file(f, id) else {
-                continue;
+            let docs = match read.docs {
+                Ok(docs) => docs,
+                Err(d) => {
+                    self.diags.push(d);
+                    continue;
+                }
             };
             let default_service = discover::service_of(&f.relative);
             for d in docs {
@@ -318,9 +330,12 @@ impl<'a> Loader<'a> {
             base_docs.into_iter().zip(keep).filter(|(_, k)| *k).map(|(d, _)| d).collect();
 
         // Overlays onto the documents of their base file.
+        let position: std::collections::HashMap<(&str, &Identity), usize> =
+            docs.iter().enumerate().map(|(i, (o, d))| ((o.as_str(), &d.id), i)).collect();
+        let mut merges: Vec<(usize, Node)> = Vec::new();
         for (owner, over) in overlay_docs {
-            match docs.iter_mut().find(|(o, d)| *o == owner && d.id == over.id) {
-                Some((_, base)) => merge::merge(&mut base.root, over.root),
+            match position.get(&(owner.as_str(), &over.id)) {
+                Some(&i) => merges.push((i, over.root)),
                 None => self.diags.push(
                     Diagnostic::error(
                         "overlay-without-base",
@@ -331,6 +346,10 @@ impl<'a> Loader<'a> {
                 ),
             }
         }
+        drop(position);
+        for (i, over) in merges {
+            merge::merge(&mut docs[i].1.root, over);
+        }
 
         self.build(docs).map_err(|()| self.fail_now())
     }
@@ -339,45 +358,6 @@ impl<'a> Loader<'a> {
         let mut d = Diagnostics(std::mem::take(&mut self.diags));
         d.sort();
         LoadFailure { sources: std::mem::take(&mut self.sources), diagnostics: d }
-    }
-
-    fn read_file(&mut self, f: &discover::StackFile, id: yaml::FileId) -> Option<Vec<yaml::RawDocument>> {
-        let bytes = match read_limited(&f.path) {
-            Ok(b) => b,
-            Err(e) => {
-                self.diags.push(Diagnostic::error("io", None, format!("cannot read `{}`: {e}", f.relative)));
-                return None;
-            }
-        };
-        let text = match yaml::check_bytes(id, &bytes) {
-            Ok(t) => t.to_string(),
-            Err(e) => {
-                // Keep what is readable so the caret can be shown.
-                let shown = String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 20)]).into_owned();
-                self.sources.set_text(id, shown);
-                self.diags.push(Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint));
-                return None;
-            }
-        };
-        self.sources.set_text(id, text);
-        match yaml::parse(id, &self.sources.get(id).text) {
-            Ok(docs) if docs.iter().all(|d| d.root.value == yaml::Value::Null) => {
-                self.diags.push(
-                    Diagnostic::error(
-                        "empty-file",
-                        yaml::Span::new(id, 1, 1, 1),
-                        format!("`{}` holds no documents", f.relative),
-                    )
-                    .with_hint("delete the file, or add a panka document to it"),
-                );
-                None
-            }
-            Ok(docs) => Some(docs),
-            Err(e) => {
-                self.diags.push(Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint));
-                None
-            }
-        }
     }
 
     fn build(&mut self, docs: Vec<(String, RawDoc)>) -> Result<LoadedStack, ()> {
@@ -722,6 +702,63 @@ fn read_var_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
         }
     }
     Ok(out)
+}
+
+/// A file read and parsed: its text (for carets) and its documents.
+struct ReadFile {
+    text: Option<String>,
+    docs: Result<Vec<yaml::RawDocument>, Diagnostic>,
+}
+
+/// Read and parse files on every core; results come back in input order.
+fn read_all(files: &[(&discover::StackFile, yaml::FileId)]) -> Vec<ReadFile> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(files.len().max(1));
+    if threads <= 1 || files.len() < 8 {
+        return files.iter().map(|(f, id)| read_one(f, *id)).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|(f, id)| read_one(f, *id)).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("parsing does not panic")).collect()
+    })
+}
+
+fn read_one(f: &discover::StackFile, id: yaml::FileId) -> ReadFile {
+    let fail = |text: Option<String>, e: yaml::YamlError| ReadFile {
+        text,
+        docs: Err(Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint)),
+    };
+    if let Ok(meta) = std::fs::metadata(&f.path) {
+        if let Err(e) = yaml::check_size(id, meta.len()) {
+            return fail(None, e);
+        }
+    }
+    let bytes = match read_limited(&f.path) {
+        Ok(b) => b,
+        Err(e) => {
+            let d = Diagnostic::error("io", None, format!("cannot read `{}`: {e}", f.relative));
+            return ReadFile { text: None, docs: Err(d) };
+        }
+    };
+    let text = match yaml::check_bytes(id, &bytes) {
+        Ok(t) => t.to_string(),
+        // Keep what is readable so the caret can be shown.
+        Err(e) => return fail(Some(String::from_utf8_lossy(&bytes[..bytes.len().min(1 << 20)]).into_owned()), e),
+    };
+    let docs = match yaml::parse(id, &text) {
+        Ok(docs) if docs.iter().all(|d| d.root.value == yaml::Value::Null) => Err(Diagnostic::error(
+            "empty-file",
+            yaml::Span::new(id, 1, 1, 1),
+            format!("`{}` holds no documents", f.relative),
+        )
+        .with_hint("delete the file, or add a panka document to it")),
+        Ok(docs) => Ok(docs),
+        Err(e) => Err(Diagnostic::error(e.code, e.span, e.message).with_hint_opt(e.hint)),
+    };
+    ReadFile { text: Some(text), docs }
 }
 
 /// Read a file, refusing (without reading it all) one over the size limit.

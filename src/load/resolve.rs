@@ -14,6 +14,8 @@ use crate::validate::diagnostic::{did_you_mean, Diagnostic};
 /// Every component of the stack by name, for resolving references.
 #[derive(Debug, Default, Clone)]
 pub struct ComponentIndex {
+    by_id: std::collections::HashMap<ComponentId, Kind>,
+    /// Every component with a name, in the order they were added.
     by_name: BTreeMap<String, Vec<(ComponentId, Kind)>>,
 }
 
@@ -25,11 +27,12 @@ pub enum RefError {
 
 impl ComponentIndex {
     pub fn insert(&mut self, id: ComponentId, kind: Kind) {
+        self.by_id.insert(id.clone(), kind);
         self.by_name.entry(id.name.clone()).or_default().push((id, kind));
     }
 
     pub fn kind_of(&self, id: &ComponentId) -> Option<Kind> {
-        self.by_name.get(&id.name)?.iter().find(|(c, _)| c == id).map(|(_, k)| *k)
+        self.by_id.get(id).copied()
     }
 
     fn all_names(&self) -> impl Iterator<Item = &str> {
@@ -55,14 +58,15 @@ impl ComponentIndex {
                 }
             };
         }
+        if let Some(cur) = current_service {
+            let id = ComponentId::new(cur, reference);
+            if let Some(kind) = self.kind_of(&id) {
+                return Ok((id, kind));
+            }
+        }
         let Some(candidates) = self.by_name.get(reference) else {
             return Err(RefError::NotFound { hint: did_you_mean(reference, self.all_names()) });
         };
-        if let Some(cur) = current_service {
-            if let Some(found) = candidates.iter().find(|(c, _)| c.service == cur) {
-                return Ok(found.clone());
-            }
-        }
         match candidates.as_slice() {
             [one] => Ok(one.clone()),
             many => Err(RefError::Ambiguous { candidates: many.iter().map(|(c, _)| c.clone()).collect() }),

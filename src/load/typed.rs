@@ -8,8 +8,7 @@ use crate::validate::diagnostic::{did_you_mean, Diagnostic};
 
 /// Deserialize the node at `prefix` of `root` into `T`.
 pub fn from_node<T: DeserializeOwned>(root: &Node, prefix: &[PathSeg]) -> Result<T, Diagnostic> {
-    let node = root.at(prefix).cloned().unwrap_or_else(|| Node::new(super::yaml::Value::Map(vec![]), root.span));
-    let json = node.to_json();
+    let json = root.at(prefix).map_or_else(|| serde_json::Value::Object(Default::default()), Node::to_json);
     serde_path_to_error::deserialize(json).map_err(|e| {
         let mut path: Vec<PathSeg> = prefix.to_vec();
         for seg in e.path().iter() {

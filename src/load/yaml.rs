@@ -220,20 +220,26 @@ pub struct RawDocument {
     pub start: Span,
 }
 
-/// Check the raw bytes of a file before parsing: size, encoding.
-pub fn check_bytes(file: FileId, bytes: &[u8]) -> Result<&str, YamlError> {
-    if bytes.len() > MAX_FILE_BYTES {
+/// Refuse a file over the size limit (called with its length on disk before reading).
+pub fn check_size(file: FileId, len: u64) -> Result<(), YamlError> {
+    if len > MAX_FILE_BYTES as u64 {
         return Err(YamlError {
             span: Span::new(file, 1, 1, 1),
             code: "file-too-large",
             message: format!(
                 "file is {:.1} MiB; stack files are limited to {} MiB",
-                bytes.len() as f64 / (1024.0 * 1024.0),
+                len as f64 / (1024.0 * 1024.0),
                 MAX_FILE_BYTES / (1024 * 1024)
             ),
             hint: Some("split the stack into one file per service or component".into()),
         });
     }
+    Ok(())
+}
+
+/// Check the raw bytes of a file before parsing: size, encoding.
+pub fn check_bytes(file: FileId, bytes: &[u8]) -> Result<&str, YamlError> {
+    check_size(file, bytes.len() as u64)?;
     std::str::from_utf8(bytes).map_err(|e| {
         let good = &bytes[..e.valid_up_to()];
         let line = good.iter().filter(|&&b| b == b'\n').count() as u32 + 1;

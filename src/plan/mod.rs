@@ -215,7 +215,7 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
     let mut actions: BTreeMap<ComponentId, Action> = BTreeMap::new();
     // Topological order so that upstream actions are known before dependents.
     let mut order: Vec<&ComponentId> = stack.components.keys().collect();
-    order.sort_by_key(|id| (graph.waves[*id], (*id).clone()));
+    order.sort_by_cached_key(|id| (graph.waves[*id], *id));
     for id in order {
         let c = &stack.components[id];
         let config = desired_config(stack, c);

@@ -1,5 +1,10 @@
-//! Helpers shared by the end-to-end tests: run the real `panka` binary.
+//! Helpers shared by the end-to-end tests: run the real `panka` binary;
+//! a real moto server (see `moto.rs`) and SDK interceptors that inject
+//! faults into real requests (see `faults.rs`).
 #![allow(dead_code)]
+
+pub mod faults;
+pub mod moto;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Ensures .venv holds moto's server (used by the AWS tests and the benchmark).
+# Safe to run from many test processes at once: the install runs under flock.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+venv="${PANKA_MOTO_VENV:-$root/.venv}"
+python="${PYTHON:-python3}"
+moto_spec='moto[server]==5.2.5'
+
+ready() { "$venv/bin/python" -c 'import moto.moto_server.werkzeug_app, werkzeug' 2>/dev/null; }
+
+ready && exit 0
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
+ready && exit 0
+[ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_spec" >&2
+ready

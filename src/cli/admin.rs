@@ -1,0 +1,83 @@
+//! `panka admin init`: create the state bucket and the lock table.
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+
+use super::backends::{aws_failure, block_on, settings};
+use super::Context;
+use crate::admin::{self, Retention};
+use crate::aws;
+use crate::backend::{LockBackendSettings, StateBackendSettings};
+use crate::exit::{ExitStatus, Failure};
+
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create (or bring up to date) the state bucket and the lock table.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Days a replaced version of a state object is kept.
+    #[arg(long, default_value_t = 90)]
+    pub noncurrent_days: i32,
+    /// Days a history copy is kept.
+    #[arg(long, default_value_t = 365)]
+    pub history_days: i32,
+}
+
+pub fn run(ctx: &Context, args: AdminArgs) -> Result<ExitStatus> {
+    match args.command {
+        AdminCommand::Init(init) => run_init(ctx, init),
+    }
+}
+
+fn run_init(ctx: &Context, args: InitArgs) -> Result<ExitStatus> {
+    let config = ctx.config()?;
+    let settings = settings(ctx, &config)?;
+    let (
+        StateBackendSettings::S3 {
+            bucket,
+            service: s3_service,
+            ..
+        },
+        LockBackendSettings::DynamoDb {
+            table,
+            service: ddb_service,
+        },
+    ) = (&settings.state, &settings.locks)
+    else {
+        return Err(Failure::new(
+            ExitStatus::Invalid,
+            "`panka admin init` sets up the S3 bucket and the DynamoDB table; this configuration uses a local backend\nhint: set `backend.type: s3`, `backend.bucket` and `locks.type: dynamodb` (or PANKA_BACKEND_TYPE/PANKA_BACKEND_BUCKET/PANKA_LOCKS_TYPE)",
+        )
+        .into());
+    };
+    let table = table
+        .clone()
+        .unwrap_or_else(|| crate::lock::dynamodb::DEFAULT_TABLE.to_string());
+    let retention = Retention {
+        noncurrent_days: args.noncurrent_days,
+        history_days: args.history_days,
+    };
+    let report = block_on(async {
+        let sdk = aws::load_config(&settings.aws).await;
+        let s3 = aws_sdk_s3::Client::from_conf(aws::s3_config(&sdk, s3_service).build());
+        let ddb =
+            aws_sdk_dynamodb::Client::from_conf(aws::dynamodb_config(&sdk, ddb_service).build());
+        admin::init(&s3, bucket, &ddb, &table, retention).await
+    })?
+    .map_err(aws_failure)?;
+    if ctx.printer.json_mode() {
+        ctx.printer.json(&report);
+    } else {
+        ctx.printer.out(&report.to_string());
+    }
+    Ok(ExitStatus::Ok)
+}
