@@ -15,6 +15,7 @@ pub mod lock;
 pub mod model;
 pub mod pipeline;
 pub mod plan;
+pub mod pulumi;
 pub mod scope;
 pub mod state;
 pub mod ui;

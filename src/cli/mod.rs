@@ -9,6 +9,7 @@ mod graph;
 mod init;
 mod locks;
 mod plan;
+mod render;
 mod state;
 mod validate;
 mod version;
@@ -96,6 +97,8 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Show what apply would change.
     Plan(plan::PlanArgs),
+    /// Write the Pulumi programs apply would run, one per component.
+    Render(render::RenderArgs),
     /// List the tenant's locks with age and staleness.
     Locks(locks::LocksArgs),
     /// Remove a lock by its exact id (asks for confirmation).
@@ -171,6 +174,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Validate(args) => validate::run(&ctx, args),
         Command::Graph(args) => graph::run(&ctx, args),
         Command::Plan(args) => plan::run(&ctx, args),
+        Command::Render(args) => render::run(&ctx, args),
         Command::Locks(args) => locks::run_locks(&ctx, args),
         Command::Unlock(args) => locks::run_unlock(&ctx, args),
         Command::State(args) => state::run(&ctx, args),

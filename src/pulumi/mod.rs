@@ -1,0 +1,25 @@
+//! Pulumi: the programs panka emits and the checks they pass.
+//!
+//! - [`interp`]: Pulumi YAML interpolation syntax; escaping user strings.
+//! - [`schema`]: the pulumi-aws v7 schema extracted from the npm package.
+//! - [`check`]: checks a program against that schema.
+//! - [`program`]: the typed program builder, escaping and stack references.
+//! - [`names`]: physical AWS names that fit each resource type's rules.
+//! - [`template`]: the data templates of `pulumi-templates/` and their holes.
+//! - [`emit`]: one program per component, from the templates.
+//! - [`render`]: all programs of a stack, written as `wave-NN/<project>/`.
+//!
+//! This module never touches panka's state or locks; it turns a resolved
+//! component into a program and nothing else.
+
+pub mod check;
+pub mod emit;
+pub mod interp;
+pub mod names;
+pub mod program;
+pub mod render;
+pub mod schema;
+pub mod template;
+
+#[cfg(test)]
+mod tests;
