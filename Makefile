@@ -6,7 +6,7 @@ VENV    := .venv
 CARGO   ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: build example test test-unit venv bench lint fmt clean
+.PHONY: build example test venv schema bench bench-scale bench-locks lint fmt clean
 
 build:
 	$(CARGO) build --release --locked
@@ -18,7 +18,7 @@ example: build
 
 # The whole test suite: unit, end-to-end (the real binary on fixtures) and
 # the AWS-facing tests against a moto server the harness starts itself.
-test: build venv
+test: build venv schema
 ifeq ($(NEXTEST),yes)
 	$(CARGO) nextest run --release --locked --no-fail-fast
 else
@@ -30,9 +30,19 @@ endif
 venv:
 	bash scripts/moto-venv.sh
 
+# The pulumi-aws v7 schema (from the published npm package) that every
+# emitted program is checked against; cached under target/.
+schema:
+	node scripts/pulumi-aws-schema.mjs
+
 # Speed and scale figures (see bench/README.md).
-bench: build
+bench: bench-scale bench-locks
+
+bench-scale: build
 	python3 bench/scale.py --panka $(PANKA)
+
+bench-locks: venv
+	$(CARGO) bench --locked --bench lock_bench
 
 lint:
 	$(CARGO) fmt --check

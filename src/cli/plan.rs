@@ -35,17 +35,12 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
     let plan = plan::plan(&p.stack, &p.graph, state.as_ref(), &config.tenant);
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
-        std::fs::write(out, text)
-            .with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
+        std::fs::write(out, text).with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
     }
     if ctx.printer.json_mode() {
         ctx.printer.json(&plan);
     } else {
-        ctx.printer.out(&render::to_text(
-            &plan,
-            ctx.printer.color,
-            args.show_unchanged,
-        ));
+        ctx.printer.out(&render::to_text(&plan, ctx.printer.color, args.show_unchanged));
         if let Some(out) = &args.out {
             ctx.printer.info(&format!(
                 "saved the plan to `{}`; apply exactly it with `panka apply {}`",
@@ -54,11 +49,7 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
             ));
         }
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
-        ExitStatus::ChangesPresent
-    } else {
-        ExitStatus::Ok
-    })
+    Ok(if args.detailed_exitcode && plan.has_changes() { ExitStatus::ChangesPresent } else { ExitStatus::Ok })
 }
 
 /// The stored state of a stack and environment (S3 or the local backend).
