@@ -20,6 +20,7 @@ pub mod program;
 pub mod render;
 pub mod schema;
 pub mod template;
+pub mod yaml_text;
 
 #[cfg(test)]
 mod tests;

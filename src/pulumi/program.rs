@@ -347,7 +347,7 @@ impl Program {
 
     /// The program as the text of a `Pulumi.yaml`.
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).expect("a program always serializes")
+        super::yaml_text::to_text(&self.to_value())
     }
 }
 
@@ -381,7 +381,7 @@ mod tests {
     fn serializes_options_as_references_and_passes_the_checker() {
         let p = sample();
         let yaml = p.to_yaml();
-        assert!(yaml.contains("provider: ${aws}"), "{yaml}");
+        assert!(yaml.contains("provider: \"${aws}\""), "{yaml}");
         assert!(yaml.contains("protect: true"), "{yaml}");
         assert!(!yaml.contains("dependsOn"), "{yaml}");
         let problems = check_program(real_schema(), &p.to_value());

@@ -117,7 +117,7 @@ mod tests {
         let written = write_rendered(dir.path(), "dev", &programs).unwrap();
         assert_eq!(written, vec![dir.path().join("wave-02/svc-db/Pulumi.yaml")]);
         let text = std::fs::read_to_string(&written[0]).unwrap();
-        assert!(text.starts_with("name: svc-db\nruntime: yaml\n"), "{text}");
+        assert!(text.starts_with("name: \"svc-db\"\nruntime: \"yaml\"\n"), "{text}");
         let config = std::fs::read_to_string(dir.path().join("wave-02/svc-db/Pulumi.dev.yaml")).unwrap();
         assert!(config.contains("pulumi:disable-default-providers"));
         assert!(write_rendered(dir.path(), "../x", &programs).is_err());
