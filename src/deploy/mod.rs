@@ -280,6 +280,9 @@ impl<'o> Scheduler<'o> {
         let mut lock_lost = self.is_lock_lost();
         let mut failed_any = false;
         let mut inputs_of: BTreeMap<String, Option<String>> = BTreeMap::new();
+        // Installed once, before any child starts, so no Ctrl-C is missed.
+        let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .map_err(|e| StateError::Corrupt { location: "signal handler".into(), detail: e.to_string() })?;
         loop {
             // Skip what depends on a failure; start what is ready.
             loop {
@@ -415,7 +418,7 @@ impl<'o> Scheduler<'o> {
                         }
                     }
                 }
-                _ = tokio::signal::ctrl_c(), if !self.interrupted => {
+                _ = sigint.recv(), if !self.interrupted => {
                     self.interrupted = true;
                     stop = true;
                     self.opts.progress.event("-", "interrupt", "forwarding Ctrl-C to running pulumi processes and waiting for them");
