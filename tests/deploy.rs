@@ -481,7 +481,8 @@ fn apply_and_destroy_on_s3_and_dynamodb() {
     assert_eq!(items, 0);
 }
 
-/// Runs only when a real `pulumi` is on PATH.
+/// Runs only when a real `pulumi` is on PATH (and says so when it is skipped).
+#[allow(clippy::print_stderr)]
 #[test]
 fn end_to_end_with_a_real_pulumi_when_one_is_installed() {
     let Ok(real) = which_pulumi() else {
