@@ -17,7 +17,9 @@
 //! - `PULUMI_DOUBLE_SLEEP_MS=<n>`: `up` and `destroy` take n ms;
 //! - `PULUMI_DOUBLE_HANG=<project>`: `up` of that project never ends (until SIGINT);
 //! - `PULUMI_DOUBLE_SECRET_OUTPUTS=<name>[,…]`: those outputs are secrets;
-//! - `PULUMI_DOUBLE_LOG=<file>`: one line per call: `<command> <project> <stack>`.
+//! - `PULUMI_DOUBLE_LOG=<file>`: one line per call: `<command> <project> <stack>`;
+//! - `PULUMI_DOUBLE_TIMING=<file>`: one line per call: `<project> <microseconds>`
+//!   (its own run time, for the benchmark's overhead figure).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::BTreeMap;
@@ -38,8 +40,16 @@ fn fail(msg: impl Into<String>) -> Fail {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    let started = std::time::Instant::now();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args).await {
+    let result = run(&args).await;
+    if let Ok(path) = std::env::var("PULUMI_DOUBLE_TIMING") {
+        let project = read_program().ok().and_then(|p| p["name"].as_str().map(str::to_string)).unwrap_or_default();
+        if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = f.write_all(format!("{project} {}\n", started.elapsed().as_micros()).as_bytes());
+        }
+    }
+    match result {
         Ok(()) => {}
         Err(Fail(msg)) => {
             eprintln!("error: {msg}");
