@@ -74,7 +74,10 @@ def main():
     wall, p = apply(panka, double, stack, env_for(tmp, PULUMI_DOUBLE_TIMING=timing), 1)
     own = defaultdict(float)
     for line in open(timing):
-        project, micros = line.split()
+        parts = line.split()
+        if len(parts) != 2:
+            continue  # `pulumi version`, run outside any project
+        project, micros = parts
         own[project] += int(micros) / 1e6
     done = []
     for line in p.stderr.splitlines():

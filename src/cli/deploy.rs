@@ -267,35 +267,18 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
             if let Some(sel) = &selection {
                 check_targets(sel, &plan, state.as_ref())?;
             }
-            if changes == 0 {
-                let report = deploy::apply(
-                    &mut session,
-                    runner,
-                    &ApplyInput { stack, graph: &s.prepared.graph, emit: &s.emit, selection: selection.clone() },
-                    &plan,
-                    guard.watch(),
-                    &RunOptions {
-                        operation: "apply",
-                        deployment_id: deployment_id.clone(),
-                        parallelism,
-                        keep_going: args.common.keep_going,
-                        progress: progress(ctx),
-                    },
-                )
-                .await
-                .map_err(Failure::from)?;
-                return Ok(report);
-            }
-            if !ctx.printer.json_mode() && !ctx.printer.quiet {
-                let text = plan::render::to_text(&plan, ctx.printer.color, false);
-                ctx.printer.info(text.trim_end());
-            }
-            if stack.requires_approval() {
-                approve(ctx, &format!("environment `{}` requires approval", s.env), args.common.auto_approve)?;
-            }
-            match runner.version(&tokio::sync::watch::channel(false).1).await {
-                Ok(v) => ctx.printer.detail(&format!("using pulumi {v} at {}", runner.binary().display())),
-                Err(e) => return Err(Failure::new(ExitStatus::Error, e.to_string()).into()),
+            if changes > 0 {
+                if !ctx.printer.json_mode() && !ctx.printer.quiet {
+                    let text = plan::render::to_text(&plan, ctx.printer.color, false);
+                    ctx.printer.info(text.trim_end());
+                }
+                if stack.requires_approval() {
+                    approve(ctx, &format!("environment `{}` requires approval", s.env), args.common.auto_approve)?;
+                }
+                match runner.version(&tokio::sync::watch::channel(false).1).await {
+                    Ok(v) => ctx.printer.detail(&format!("using pulumi {v} at {}", runner.binary().display())),
+                    Err(e) => return Err(Failure::new(ExitStatus::Error, e.to_string()).into()),
+                }
             }
             let input = ApplyInput { stack, graph: &s.prepared.graph, emit: &s.emit, selection: selection.clone() };
             let opts = RunOptions {

@@ -198,6 +198,7 @@ async fn finish(session: &mut StateSession, report: &mut Report, started: Instan
         .await;
     if let Err(e) = result {
         report.state_error = Some(e.to_string());
+        report.state_exit = Some(e.exit_status());
     }
 }
 
@@ -244,12 +245,20 @@ impl<'o> Scheduler<'o> {
             counts: Default::default(),
             components: Vec::new(),
             state_error: None,
+            state_exit: None,
         };
         let mut nodes: BTreeMap<String, Node> = jobs.keys().map(|k| (k.clone(), Node::Waiting)).collect();
         let mut waits: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let mut reasons: BTreeMap<String, String> = BTreeMap::new();
         let mut results: BTreeMap<String, ComponentReport> = BTreeMap::new();
         // Start order: waves for apply, reverse waves for destroy.
+        // Longest chain first: what has the most work behind it starts first,
+        // which keeps a limited `parallelism` close to the critical path.
+        let heights = apply.map(|a| chain_heights(a.graph)).unwrap_or_default();
+        let start_key = |c: &str| -> (std::cmp::Reverse<usize>, String) {
+            let h = ComponentId::parse(c).and_then(|id| heights.get(&id).copied()).unwrap_or(0);
+            (std::cmp::Reverse(h), c.to_string())
+        };
         let order_key = |c: &str| -> (i64, String) {
             let wave = apply
                 .and_then(|a| ComponentId::parse(c).and_then(|id| a.graph.waves.get(&id).copied()))
@@ -280,6 +289,8 @@ impl<'o> Scheduler<'o> {
         let mut lock_lost = self.is_lock_lost();
         let mut failed_any = false;
         let mut inputs_of: BTreeMap<String, Option<String>> = BTreeMap::new();
+        // A state write that failed: stop, let running components finish, then report it.
+        let mut state_failure: Option<StateError> = None;
         // Installed once, before any child starts, so no Ctrl-C is missed.
         let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
             .map_err(|e| StateError::Corrupt { location: "signal handler".into(), detail: e.to_string() })?;
@@ -314,40 +325,61 @@ impl<'o> Scheduler<'o> {
                     })
                     .map(|(n, _)| n.clone())
                     .collect();
-                ready.sort_by_cached_key(|n| order_key(n));
-                for name in ready {
-                    if running.len() >= self.opts.parallelism.max(1) {
-                        break;
-                    }
-                    let job = jobs[&name].clone();
-                    let inputs = match &job {
-                        Job::Up { dependencies, .. } => {
-                            let deps: Vec<ComponentId> =
-                                dependencies.iter().filter_map(|d| ComponentId::parse(d)).collect();
-                            plan::inputs_hash(session.state(), &deps)
+                ready.sort_by_cached_key(|n| start_key(n));
+                ready.truncate(self.opts.parallelism.max(1).saturating_sub(running.len()));
+                if !ready.is_empty() {
+                    // One checkpoint marks the whole batch in progress.
+                    let batch: Vec<(String, Job, bool)> = ready
+                        .iter()
+                        .map(|n| {
+                            let left = session
+                                .state()
+                                .components
+                                .get(n)
+                                .is_some_and(|c| c.status == ComponentStatus::InProgress);
+                            (n.clone(), jobs[n].clone(), left)
+                        })
+                        .collect();
+                    let committed = session
+                        .commit(|s| {
+                            for (name, job, _) in &batch {
+                                mark_in_progress(&self.opts.deployment_id, s, name, job, &scope);
+                            }
+                        })
+                        .await;
+                    if let Err(e) = committed {
+                        // Nothing new starts; running components finish first.
+                        state_failure.get_or_insert(e);
+                        stop = true;
+                    } else {
+                        for (name, job, left_in_progress) in batch {
+                            let inputs = match &job {
+                                Job::Up { dependencies, .. } => {
+                                    let deps: Vec<ComponentId> =
+                                        dependencies.iter().filter_map(|d| ComponentId::parse(d)).collect();
+                                    plan::inputs_hash(session.state(), &deps)
+                                }
+                                Job::Destroy => None,
+                            };
+                            nodes.insert(name.clone(), Node::Running);
+                            let detail = match &job {
+                                Job::Up { action, .. } => action.as_str(),
+                                Job::Destroy => "delete",
+                            };
+                            self.opts.progress.event(&name, "started", detail);
+                            let task = ComponentTask {
+                                runner: self.runner.clone(),
+                                component: name.clone(),
+                                env: self.env.clone(),
+                                job,
+                                cancel_first: left_in_progress,
+                                interrupt: self.interrupt.clone(),
+                                progress: self.opts.progress.clone(),
+                            };
+                            inputs_of.insert(name, inputs);
+                            running.spawn(task.run());
                         }
-                        Job::Destroy => None,
-                    };
-                    let left_in_progress =
-                        session.state().components.get(&name).is_some_and(|c| c.status == ComponentStatus::InProgress);
-                    session.commit(|s| mark_in_progress(&self.opts.deployment_id, s, &name, &job, &scope)).await?;
-                    nodes.insert(name.clone(), Node::Running);
-                    let (verb, detail) = match &job {
-                        Job::Up { action, .. } => ("started", action.as_str()),
-                        Job::Destroy => ("started", "delete"),
-                    };
-                    self.opts.progress.event(&name, verb, detail);
-                    let task = ComponentTask {
-                        runner: self.runner.clone(),
-                        component: name.clone(),
-                        env: self.env.clone(),
-                        job: job.clone(),
-                        cancel_first: left_in_progress,
-                        interrupt: self.interrupt.clone(),
-                        progress: self.opts.progress.clone(),
-                    };
-                    inputs_of.insert(name.clone(), inputs);
-                    running.spawn(task.run());
+                    }
                 }
             }
             if running.is_empty() {
@@ -368,8 +400,11 @@ impl<'o> Scheduler<'o> {
                         Ok(outputs) => {
                             nodes.insert(name.clone(), Node::Done);
                             let inputs = inputs_of.remove(&name).flatten();
-                            if !self.is_lock_lost() {
-                                session.commit(|s| mark_done(&self.opts.deployment_id, s, &name, &job, &outputs, inputs.clone(), &scope)).await?;
+                            if !self.is_lock_lost() && state_failure.is_none() {
+                                if let Err(e) = session.commit(|s| mark_done(&self.opts.deployment_id, s, &name, &job, &outputs, inputs.clone(), &scope)).await {
+                                    state_failure.get_or_insert(e);
+                                    stop = true;
+                                }
                             }
                             let (outcome, action) = match &job {
                                 Job::Up { action: Action::Create, .. } => (Outcome::Created, Action::Create),
@@ -398,8 +433,11 @@ impl<'o> Scheduler<'o> {
                             failed_any = true;
                             let message = err.to_string();
                             let first = message.lines().next().unwrap_or_default().to_string();
-                            if !self.is_lock_lost() {
-                                session.commit(|s| mark_failed(&self.opts.deployment_id, s, &name, &job, &first, &scope)).await?;
+                            if !self.is_lock_lost() && state_failure.is_none() {
+                                if let Err(e) = session.commit(|s| mark_failed(&self.opts.deployment_id, s, &name, &job, &first, &scope)).await {
+                                    state_failure.get_or_insert(e);
+                                    stop = true;
+                                }
                             }
                             self.opts.progress.event(&name, if interrupted { "interrupted" } else { "failed" }, &first);
                             let mut error = message.clone();
@@ -432,6 +470,9 @@ impl<'o> Scheduler<'o> {
                     }
                 }
             }
+        }
+        if let Some(e) = state_failure {
+            return Err(e);
         }
         lock_lost = lock_lost || self.is_lock_lost();
         for (name, node) in &nodes {
@@ -526,6 +567,19 @@ impl<'o> Scheduler<'o> {
         }
         added
     }
+}
+
+/// For every component, the number of components on the longest chain of
+/// dependents starting at it (itself included).
+fn chain_heights(graph: &Graph) -> BTreeMap<ComponentId, usize> {
+    let mut order: Vec<(&ComponentId, usize)> = graph.waves.iter().map(|(id, w)| (id, *w)).collect();
+    order.sort_by_key(|(_, w)| std::cmp::Reverse(*w));
+    let mut heights: BTreeMap<ComponentId, usize> = BTreeMap::new();
+    for (id, _) in order {
+        let h = 1 + graph.dependents(id).iter().filter_map(|d| heights.get(d)).max().copied().unwrap_or(0);
+        heights.insert(id.clone(), h);
+    }
+    heights
 }
 
 fn record_for<'s>(s: &'s mut State, name: &str, job: &Job, scope: &crate::scope::StackScope) -> &'s mut ComponentState {

@@ -70,6 +70,9 @@ pub struct Report {
     /// Set when the state could not be written at the end (with what to do).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_error: Option<String>,
+    /// The exit status of that state error.
+    #[serde(skip)]
+    pub state_exit: Option<ExitStatus>,
 }
 
 impl Report {
@@ -90,6 +93,9 @@ impl Report {
     }
 
     pub fn exit_status(&self) -> ExitStatus {
+        if let (Some(status), RunStatus::Succeeded | RunStatus::NoChanges) = (self.state_exit, self.status) {
+            return status;
+        }
         match self.status {
             RunStatus::Succeeded | RunStatus::NoChanges => ExitStatus::Ok,
             RunStatus::Failed => ExitStatus::DeployFailed,
