@@ -8,6 +8,7 @@ pub mod aws;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod deploy;
 pub mod exit;
 pub mod graph;
 pub mod load;

@@ -5,6 +5,7 @@
 mod admin;
 pub mod backends;
 mod completion;
+mod deploy;
 mod graph;
 mod init;
 mod locks;
@@ -97,6 +98,10 @@ pub enum Command {
     Graph(graph::GraphArgs),
     /// Show what apply would change.
     Plan(plan::PlanArgs),
+    /// Deploy the stack: plan, approve, run Pulumi component by component.
+    Apply(deploy::ApplyArgs),
+    /// Delete every deployed component, dependents first.
+    Destroy(deploy::DestroyArgs),
     /// Write the Pulumi programs apply would run, one per component.
     Render(render::RenderArgs),
     /// List the tenant's locks with age and staleness.
@@ -174,6 +179,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Validate(args) => validate::run(&ctx, args),
         Command::Graph(args) => graph::run(&ctx, args),
         Command::Plan(args) => plan::run(&ctx, args),
+        Command::Apply(args) => deploy::run_apply(&ctx, args),
+        Command::Destroy(args) => deploy::run_destroy(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Locks(args) => locks::run_locks(&ctx, args),
         Command::Unlock(args) => locks::run_unlock(&ctx, args),

@@ -8,6 +8,7 @@
 //! - [`template`]: the data templates of `pulumi-templates/` and their holes.
 //! - [`emit`]: one program per component, from the templates.
 //! - [`render`]: all programs of a stack, written as `wave-NN/<project>/`.
+//! - [`runner`]: the async child-process runner for every `pulumi` call.
 //!
 //! This module never touches panka's state or locks; it turns a resolved
 //! component into a program and nothing else.
@@ -18,6 +19,7 @@ pub mod interp;
 pub mod names;
 pub mod program;
 pub mod render;
+pub mod runner;
 pub mod schema;
 pub mod template;
 pub mod yaml_text;

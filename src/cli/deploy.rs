@@ -1,0 +1,458 @@
+//! `panka apply [plan.json]` and `panka destroy`: lock, plan, approve, run
+//! the deploy engine, print the summary, release.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use super::backends::{block_on, name_failure, open, parse_duration};
+use super::Context;
+use crate::deploy::{self, ApplyInput, Progress, ProgressMode, Report, RunOptions};
+use crate::exit::{ExitStatus, Failure};
+use crate::lock::{acquire, AcquireOptions, Granularity, LockGuard, LockRequest, Owner};
+use crate::model::stack::LockGranularity;
+use crate::pipeline::{prepare, Prepared};
+use crate::plan::{self, Action, Plan};
+use crate::pulumi::emit::EmitOptions;
+use crate::pulumi::runner::{Runner, Secrets};
+use crate::scope::{Name, StackScope};
+use crate::state::{ComponentStatus, SessionOptions, StateSession};
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Only this service's components (repeatable).
+    #[arg(long = "service", value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Only this component, `service/name` or `name` (repeatable).
+    #[arg(long = "component", value_name = "COMPONENT")]
+    pub components: Vec<String>,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// How many components run at once (default: the stack's `deployment.parallelism`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallelism: Option<u32>,
+    /// How long to wait for the stack lock, e.g. 30s or 10m.
+    #[arg(long, value_parser = parse_duration, default_value = "0s")]
+    pub lock_timeout: Duration,
+    /// After a failure, keep running every branch that does not depend on it.
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `panka plan --out`; applied only if the state has not moved.
+    pub plan: Option<PathBuf>,
+    #[command(flatten)]
+    pub common: DeployArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub common: DeployArgs,
+}
+
+/// Everything a run needs before it takes the lock.
+struct Setup {
+    prepared: Prepared,
+    env: String,
+    tenant: String,
+    emit: EmitOptions,
+    binary: PathBuf,
+    secrets: Secrets,
+    config: crate::config::Config,
+}
+
+fn setup(ctx: &Context) -> Result<Setup> {
+    let env = ctx.environment();
+    let prepared = prepare(&ctx.load_options(&env)).map_err(|f| ctx.report(f))?;
+    let config = ctx.config()?;
+    let binary =
+        Runner::locate(config.pulumi_binary.as_deref()).map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;
+    let secrets = Secrets::from_config(config.pulumi_passphrase.as_deref())
+        .map_err(|e| Failure::new(ExitStatus::Invalid, e.to_string()))?;
+    let emit = EmitOptions {
+        tenant: config.tenant.clone(),
+        endpoint: std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty()).or(config.backend_endpoint.clone()),
+    };
+    Ok(Setup { prepared, env, tenant: config.tenant.clone(), emit, binary, secrets, config })
+}
+
+/// The components selected by `--service`/`--component`; `None`: all.
+fn selection(args: &DeployArgs, known: &BTreeSet<String>) -> Result<Option<BTreeSet<String>>> {
+    if args.services.is_empty() && args.components.is_empty() {
+        return Ok(None);
+    }
+    let mut out = BTreeSet::new();
+    for s in &args.services {
+        let matched: Vec<&String> = known.iter().filter(|k| k.split('/').next() == Some(s.as_str())).collect();
+        if matched.is_empty() {
+            return Err(Failure::new(ExitStatus::Invalid, format!("no service `{s}` in this stack")).into());
+        }
+        out.extend(matched.into_iter().cloned());
+    }
+    for c in &args.components {
+        let matched: Vec<&String> =
+            known.iter().filter(|k| *k == c || k.split_once('/').is_some_and(|(_, n)| n == c)).collect();
+        match matched.len() {
+            0 => return Err(Failure::new(ExitStatus::Invalid, format!("no component `{c}` in this stack")).into()),
+            1 => {
+                out.insert(matched[0].clone());
+            }
+            _ => {
+                let names: Vec<&str> = matched.iter().map(|s| s.as_str()).collect();
+                return Err(Failure::new(
+                    ExitStatus::Invalid,
+                    format!("component `{c}` is ambiguous: {}\nhint: write it as `service/name`", names.join(", ")),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+fn progress(ctx: &Context) -> Progress {
+    let mode = if ctx.printer.json_mode() {
+        ProgressMode::Json
+    } else if ctx.printer.quiet {
+        ProgressMode::Quiet
+    } else {
+        ProgressMode::Text
+    };
+    Progress::new(mode, ctx.printer.verbose > 0)
+}
+
+/// Asks for `yes` on a terminal; refuses without one (exit 2).
+fn approve(ctx: &Context, question: &str, auto_approve: bool) -> Result<()> {
+    if auto_approve {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::new(
+            ExitStatus::Invalid,
+            format!("{question}, and there is no terminal to confirm on\nhint: pass `--auto-approve` to run without confirmation"),
+        )
+        .into());
+    }
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "{question}. Type `yes` to continue: ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() != "yes" {
+        ctx.printer.info("cancelled, nothing was changed");
+        return Err(Failure::printed(ExitStatus::Invalid).into());
+    }
+    Ok(())
+}
+
+async fn lock(
+    ctx: &Context,
+    backends: &crate::backend::Backends,
+    scope: &StackScope,
+    operation: &str,
+    id: &str,
+    args: &DeployArgs,
+    granularity: LockGranularity,
+) -> Result<LockGuard> {
+    let request = LockRequest {
+        scope: scope.clone(),
+        granularity: Granularity::Stack,
+        owner: Owner::current(operation, id),
+        services_may_lock: granularity == LockGranularity::Service,
+    };
+    let printer = ctx.printer.clone();
+    let options = AcquireOptions {
+        timeout: args.lock_timeout,
+        on_wait: Some(Arc::new(move |holder, waited| {
+            printer.info(&format!(
+                "waiting for the lock held by {} ({} so far)",
+                holder.locked_by,
+                crate::lock::record::human(waited)
+            ))
+        })),
+        ..AcquireOptions::default()
+    };
+    Ok(acquire(Arc::clone(&backends.locks), &request, &options).await.map_err(Failure::from)?)
+}
+
+fn print_report(ctx: &Context, report: &Report) {
+    if ctx.printer.json_mode() {
+        ctx.printer.json(report);
+        return;
+    }
+    for r in &report.components {
+        if let Some(error) = &r.error {
+            ctx.printer.error(&format!("`{}` failed:\n{}", r.component, error));
+        }
+    }
+    if let Some(e) = &report.state_error {
+        ctx.printer.error(e);
+    }
+    ctx.printer.out(&report.to_string());
+}
+
+pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
+    let s = setup(ctx)?;
+    let saved: Option<Plan> = match &args.plan {
+        Some(path) => {
+            let text = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            let plan: Plan = serde_json::from_slice(&text).map_err(|e| {
+                Failure::new(ExitStatus::Invalid, format!("`{}` is not a panka plan: {e}", path.display()))
+            })?;
+            Some(plan)
+        }
+        None => None,
+    };
+    let stack = &s.prepared.stack;
+    let known: BTreeSet<String> = stack.components.keys().map(ToString::to_string).collect();
+    let selection = selection(&args.common, &known)?;
+    let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
+    block_on(async {
+        let backends = open(ctx, &s.config).await?;
+        let scope = backends.tenant.stack(
+            Name::new("stack", stack.name()).map_err(name_failure)?,
+            Name::new("environment", &s.env).map_err(name_failure)?,
+        );
+        let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
+        let deployment_id = uuid::Uuid::new_v4().to_string();
+        let guard = lock(
+            ctx,
+            &backends,
+            &scope,
+            "apply",
+            &deployment_id,
+            &args.common,
+            stack.stack.spec.deployment.lock_granularity,
+        )
+        .await?;
+        let result = async {
+            let mut session = StateSession::open(
+                Arc::clone(&backends.state),
+                scope.clone(),
+                Some(guard.watch()),
+                SessionOptions::new(crate::lock::record::user_at_host(), ctx.stack_dir()),
+            )
+            .await
+            .map_err(Failure::from)?;
+            if let Some(t) = guard.takeover() {
+                ctx.printer.warn(&format!(
+                    "took over the expired lock of {}; unfinished components are reconciled",
+                    t.previous_holder
+                ));
+                let t = t.clone();
+                session
+                    .commit(|st| {
+                        st.metadata.deployment_id = Some(deployment_id.clone());
+                        st.metadata.lock_takeover = Some(t.clone());
+                    })
+                    .await
+                    .map_err(Failure::from)?;
+            }
+            let state = session.version().map(|_| session.state().clone());
+            let plan = plan::plan(stack, &s.prepared.graph, state.as_ref(), &s.tenant);
+            if let Some(saved) = &saved {
+                check_saved_plan(saved, &plan)?;
+            }
+            let in_scope = |c: &str| selection.as_ref().is_none_or(|sel| sel.contains(c));
+            let changes = plan.changes.iter().filter(|c| c.action.is_change() && in_scope(&c.component)).count();
+            if let Some(sel) = &selection {
+                check_targets(sel, &plan, state.as_ref())?;
+            }
+            if changes > 0 {
+                if !ctx.printer.json_mode() && !ctx.printer.quiet {
+                    let text = plan::render::to_text(&plan, ctx.printer.color, false);
+                    ctx.printer.info(text.trim_end());
+                }
+                if stack.requires_approval() {
+                    approve(ctx, &format!("environment `{}` requires approval", s.env), args.common.auto_approve)?;
+                }
+                match runner.version(&tokio::sync::watch::channel(false).1).await {
+                    Ok(v) => ctx.printer.detail(&format!("using pulumi {v} at {}", runner.binary().display())),
+                    Err(e) => return Err(Failure::new(ExitStatus::Error, e.to_string()).into()),
+                }
+            }
+            let input = ApplyInput { stack, graph: &s.prepared.graph, emit: &s.emit, selection: selection.clone() };
+            let opts = RunOptions {
+                operation: "apply",
+                deployment_id: deployment_id.clone(),
+                parallelism,
+                keep_going: args.common.keep_going,
+                progress: progress(ctx),
+            };
+            let report = deploy::apply(&mut session, runner, &input, &plan, guard.watch(), &opts)
+                .await
+                .map_err(Failure::from)?;
+            anyhow::Ok(report)
+        }
+        .await;
+        finish(ctx, guard, result).await
+    })?
+}
+
+/// Releases the lock whatever happened, then prints and maps the outcome.
+async fn finish(ctx: &Context, guard: LockGuard, result: Result<Report>) -> Result<ExitStatus> {
+    let released = guard.release().await;
+    let report = result?;
+    print_report(ctx, &report);
+    let status = report.exit_status();
+    if status == ExitStatus::Ok {
+        released.map_err(Failure::from)?;
+    }
+    Ok(status)
+}
+
+/// `apply plan.json` applies exactly the saved plan: the state must not have
+/// moved, and the stack must still produce the same changes.
+fn check_saved_plan(saved: &Plan, fresh: &Plan) -> Result<()> {
+    if saved.stack != fresh.stack || saved.environment != fresh.environment {
+        return Err(Failure::new(
+            ExitStatus::Invalid,
+            format!(
+                "the plan is for `{}` ({}), not `{}` ({})",
+                saved.stack, saved.environment, fresh.stack, fresh.environment
+            ),
+        )
+        .into());
+    }
+    if saved.state_lineage != fresh.state_lineage || saved.state_serial != fresh.state_serial {
+        let show = |l: &Option<String>, s: &Option<u64>| match (l, s) {
+            (Some(l), Some(s)) => format!("lineage {l} serial {s}"),
+            _ => "no state".to_string(),
+        };
+        return Err(Failure::new(
+            ExitStatus::StateConflict,
+            format!(
+                "the state changed since the plan was made (plan: {}, now: {})\nhint: run `panka plan --out` again and review it",
+                show(&saved.state_lineage, &saved.state_serial),
+                show(&fresh.state_lineage, &fresh.state_serial)
+            ),
+        )
+        .into());
+    }
+    let key = |p: &Plan| -> Vec<(String, Action, String)> {
+        p.changes
+            .iter()
+            .filter(|c| c.action.is_change())
+            .map(|c| (c.component.clone(), c.action, c.config_hash.clone()))
+            .collect()
+    };
+    if key(saved) != key(fresh) {
+        return Err(Failure::new(
+            ExitStatus::Invalid,
+            "the stack's files changed since the plan was made\nhint: run `panka plan --out` again and review it",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// A targeted apply needs everything its targets depend on already deployed.
+fn check_targets(selection: &BTreeSet<String>, plan: &Plan, state: Option<&crate::state::State>) -> Result<()> {
+    for c in plan.changes.iter().filter(|c| selection.contains(&c.component)) {
+        for d in &c.dependencies {
+            let deployed =
+                state.and_then(|s| s.components.get(d)).is_some_and(|r| r.status == ComponentStatus::Deployed);
+            if !selection.contains(d) && !deployed {
+                return Err(Failure::new(
+                    ExitStatus::Invalid,
+                    format!("`{}` depends on `{d}`, which is not deployed\nhint: add `--component {d}` or apply the whole stack", c.component),
+                )
+                .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
+    let s = setup(ctx)?;
+    let stack = &s.prepared.stack;
+    let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
+    block_on(async {
+        let backends = open(ctx, &s.config).await?;
+        let scope = backends.tenant.stack(
+            Name::new("stack", stack.name()).map_err(name_failure)?,
+            Name::new("environment", &s.env).map_err(name_failure)?,
+        );
+        let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
+        let deployment_id = uuid::Uuid::new_v4().to_string();
+        let guard = lock(
+            ctx,
+            &backends,
+            &scope,
+            "destroy",
+            &deployment_id,
+            &args.common,
+            stack.stack.spec.deployment.lock_granularity,
+        )
+        .await?;
+        let result = async {
+            let mut session = StateSession::open(
+                Arc::clone(&backends.state),
+                scope.clone(),
+                Some(guard.watch()),
+                SessionOptions::new(crate::lock::record::user_at_host(), ctx.stack_dir()),
+            )
+            .await
+            .map_err(Failure::from)?;
+            let live: BTreeSet<String> = session
+                .state()
+                .components
+                .iter()
+                .filter(|(_, c)| c.status != ComponentStatus::Deleted)
+                .map(|(k, _)| k.clone())
+                .collect();
+            let targets: Vec<String> = match selection(&args.common, &live.iter().cloned().chain(stack.components.keys().map(ToString::to_string)).collect())? {
+                None => live.iter().cloned().collect(),
+                Some(sel) => {
+                    let targets: Vec<String> = sel.into_iter().filter(|c| live.contains(c)).collect();
+                    // Nothing may be left depending on what goes away.
+                    for (k, c) in &session.state().components {
+                        if c.status == ComponentStatus::Deleted || targets.contains(k) {
+                            continue;
+                        }
+                        if let Some(d) = c.dependencies.iter().find(|d| targets.contains(d)) {
+                            return Err(Failure::new(
+                                ExitStatus::Invalid,
+                                format!("`{k}` depends on `{d}` and would be left broken\nhint: destroy it too (`--component {k}`)"),
+                            )
+                            .into());
+                        }
+                    }
+                    targets
+                }
+            };
+            if !targets.is_empty() {
+                if !ctx.printer.json_mode() {
+                    ctx.printer.info(&format!("destroy will delete {} component(s): {}", targets.len(), targets.join(", ")));
+                }
+                let question = if stack.requires_approval() {
+                    format!("environment `{}` requires approval; destroy deletes {} component(s)", s.env, targets.len())
+                } else {
+                    format!("destroy deletes {} component(s)", targets.len())
+                };
+                approve(ctx, &question, args.common.auto_approve)?;
+            }
+            let opts = RunOptions {
+                operation: "destroy",
+                deployment_id: deployment_id.clone(),
+                parallelism,
+                keep_going: args.common.keep_going,
+                progress: progress(ctx),
+            };
+            let report = deploy::destroy(&mut session, runner, &targets, guard.watch(), &opts).await.map_err(Failure::from)?;
+            anyhow::Ok(report)
+        }
+        .await;
+        finish(ctx, guard, result).await
+    })?
+}

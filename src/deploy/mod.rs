@@ -1,0 +1,720 @@
+//! The deploy engine (SPEC §6, §9, §10): runs the components of a plan
+//! through the `pulumi` CLI as their dependencies finish, and records every
+//! result in the state as it happens.
+//!
+//! Invariants:
+//! - every state write happens under the lock, through one [`StateSession`]
+//!   owned by the scheduling loop (one checkpoint per component start and
+//!   finish); component tasks never touch the state;
+//! - a component starts only when all the components it depends on that are
+//!   part of this run have succeeded; at most `parallelism` run at once, and
+//!   waves are not barriers;
+//! - a failure stops new work (unless `keep_going`); running components
+//!   finish; dependents of a failure are skipped;
+//! - a lost lock starts nothing new and writes nothing; Ctrl-C is forwarded
+//!   to the running `pulumi` processes, which are waited for, checkpointed,
+//!   and the lock released;
+//! - secret outputs are recorded as `[secret]` (see [`crate::pulumi::runner`]).
+
+pub mod progress;
+pub mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::graph::Graph;
+use crate::load::LoadedStack;
+use crate::lock::{LockHealth, LockWatch};
+use crate::model::ComponentId;
+use crate::plan::{self, Action, Plan};
+use crate::pulumi::emit::{emit_component, stack_config_yaml, EmitOptions};
+use crate::pulumi::runner::{EngineEvent, Interrupt, RunError, Runner};
+use crate::state::types::{ComponentState, ComponentStatus, DeploymentRecord, DeploymentStatus, State};
+use crate::state::{StateError, StateSession};
+pub use progress::{Progress, ProgressMode};
+pub use report::{ComponentReport, Outcome, Report, RunStatus};
+
+/// What to run and how.
+pub struct RunOptions {
+    pub operation: &'static str,
+    pub deployment_id: String,
+    pub parallelism: usize,
+    pub keep_going: bool,
+    pub progress: Progress,
+}
+
+/// One unit of work: a component's Pulumi stack brought up or destroyed.
+#[derive(Debug, Clone)]
+enum Job {
+    Up { action: Action, kind: String, config: Value, config_hash: String, dependencies: Vec<String>, program: String },
+    Destroy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Node {
+    Waiting,
+    Running,
+    Done,
+    Failed,
+    Skipped,
+}
+
+/// What the engine needs to emit programs and find dependents during an apply.
+pub struct ApplyInput<'a> {
+    pub stack: &'a LoadedStack,
+    pub graph: &'a Graph,
+    pub emit: &'a EmitOptions,
+    /// Components in scope (`--service`/`--component`); `None`: all.
+    pub selection: Option<BTreeSet<String>>,
+}
+
+/// Components the plan changes, in scope, as jobs; deletions are left to
+/// [`destroy_jobs`].
+fn apply_jobs(input: &ApplyInput<'_>, plan: &Plan) -> Result<BTreeMap<String, Job>, String> {
+    let mut jobs = BTreeMap::new();
+    for c in &plan.changes {
+        if !c.action.is_change() || c.action == Action::Delete {
+            continue;
+        }
+        if input.selection.as_ref().is_some_and(|s| !s.contains(&c.component)) {
+            continue;
+        }
+        jobs.insert(c.component.clone(), up_job(input, &c.component, c.action)?);
+    }
+    Ok(jobs)
+}
+
+fn up_job(input: &ApplyInput<'_>, component: &str, action: Action) -> Result<Job, String> {
+    let id = ComponentId::parse(component).ok_or_else(|| format!("`{component}` is not a component id"))?;
+    let c = &input.stack.components[&id];
+    let config = plan::desired_config(input.stack, c);
+    let program = emit_component(input.stack, &id, input.emit).map_err(|e| e.to_string())?;
+    Ok(Job::Up {
+        action,
+        kind: c.kind.to_string(),
+        config_hash: plan::hash_config(&config),
+        config,
+        dependencies: input.graph.dependencies(&id).iter().map(ToString::to_string).collect(),
+        program: program.to_yaml(),
+    })
+}
+
+/// Destroy jobs for `components` (keys of the state).
+fn destroy_jobs(components: &[String]) -> BTreeMap<String, Job> {
+    components.iter().map(|c| (c.clone(), Job::Destroy)).collect()
+}
+
+fn project_of(component: &str) -> String {
+    ComponentId::parse(component).map(|id| id.project()).unwrap_or_else(|| component.replace('/', "-"))
+}
+
+/// Applies `plan`: the changed components in scope, then the deletions of
+/// components no longer in the stack (when nothing failed).
+pub async fn apply(
+    session: &mut StateSession,
+    runner: Arc<Runner>,
+    input: &ApplyInput<'_>,
+    plan: &Plan,
+    lock: LockWatch,
+    opts: &RunOptions,
+) -> Result<Report, StateError> {
+    let jobs = apply_jobs(input, plan).map_err(|detail| StateError::Corrupt { location: "plan".into(), detail })?;
+    let deletions: Vec<String> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Delete)
+        .filter(|c| input.selection.as_ref().is_none_or(|s| s.contains(&c.component)))
+        .map(|c| c.component.clone())
+        .collect();
+    let started = Instant::now();
+    let mut scheduler = Scheduler::new(runner.clone(), lock.clone(), opts, session.scope().environment.as_str());
+    let mut report = scheduler.run(session, jobs, Some(input)).await?;
+    if !deletions.is_empty() && report.status == RunStatus::Succeeded {
+        let mut more = scheduler.run(session, destroy_jobs(&deletions), None).await?;
+        report.components.append(&mut more.components);
+        report.status = more.status;
+    }
+    finish(session, &mut report, started, opts).await;
+    Ok(report)
+}
+
+/// Destroys `components` in reverse dependency order (dependents first).
+pub async fn destroy(
+    session: &mut StateSession,
+    runner: Arc<Runner>,
+    components: &[String],
+    lock: LockWatch,
+    opts: &RunOptions,
+) -> Result<Report, StateError> {
+    let started = Instant::now();
+    let mut scheduler = Scheduler::new(runner, lock, opts, session.scope().environment.as_str());
+    let mut report = scheduler.run(session, destroy_jobs(components), None).await?;
+    finish(session, &mut report, started, opts).await;
+    Ok(report)
+}
+
+/// Records the deployment (unless nothing ran or the lock is gone).
+async fn finish(session: &mut StateSession, report: &mut Report, started: Instant, opts: &RunOptions) {
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    report.count();
+    if report.status == RunStatus::LockLost || report.components.is_empty() {
+        if report.components.is_empty() {
+            report.status = RunStatus::NoChanges;
+        }
+        return;
+    }
+    let c = report.counts.clone();
+    let record = DeploymentRecord {
+        id: opts.deployment_id.clone(),
+        operation: opts.operation.to_string(),
+        by: crate::lock::record::user_at_host(),
+        started_at: Utc::now() - chrono::Duration::milliseconds(report.duration_ms as i64),
+        finished_at: Some(Utc::now()),
+        status: match report.status {
+            RunStatus::Succeeded | RunStatus::NoChanges => DeploymentStatus::Succeeded,
+            RunStatus::Interrupted => DeploymentStatus::Interrupted,
+            RunStatus::Failed | RunStatus::LockLost => DeploymentStatus::Failed,
+        },
+        duration_ms: Some(report.duration_ms),
+        created: c.created,
+        updated: c.updated + c.replaced,
+        deleted: c.deleted,
+        failed: c.failed,
+    };
+    let result = session
+        .commit(|s| {
+            s.metadata.deployment_id = Some(record.id.clone());
+            s.deployments.push(record.clone());
+            let excess = s.deployments.len().saturating_sub(crate::state::types::MAX_DEPLOYMENTS);
+            s.deployments.drain(..excess);
+        })
+        .await;
+    if let Err(e) = result {
+        report.state_error = Some(e.to_string());
+        report.state_exit = Some(e.exit_status());
+    }
+}
+
+/// The result of one component task.
+struct Finished {
+    component: String,
+    result: Result<BTreeMap<String, Value>, RunError>,
+    elapsed: Duration,
+}
+
+struct Scheduler<'o> {
+    runner: Arc<Runner>,
+    lock: LockWatch,
+    opts: &'o RunOptions,
+    env: String,
+    interrupt_tx: watch::Sender<bool>,
+    interrupt: Interrupt,
+    interrupted: bool,
+}
+
+impl<'o> Scheduler<'o> {
+    fn new(runner: Arc<Runner>, lock: LockWatch, opts: &'o RunOptions, env: &str) -> Self {
+        let (interrupt_tx, interrupt) = watch::channel(false);
+        Scheduler { runner, lock, opts, env: env.to_string(), interrupt_tx, interrupt, interrupted: false }
+    }
+
+    /// Runs `jobs`. Apply jobs wait for their dependencies; destroy jobs
+    /// wait for their dependents (from the state). With `apply`, a finished
+    /// component re-applies unchanged dependents whose upstream outputs moved.
+    async fn run(
+        &mut self,
+        session: &mut StateSession,
+        mut jobs: BTreeMap<String, Job>,
+        apply: Option<&ApplyInput<'_>>,
+    ) -> Result<Report, StateError> {
+        let scope = session.scope().clone();
+        let mut report = Report {
+            operation: self.opts.operation.to_string(),
+            deployment_id: self.opts.deployment_id.clone(),
+            stack: scope.stack.as_str().to_string(),
+            environment: scope.environment.as_str().to_string(),
+            status: RunStatus::Succeeded,
+            duration_ms: 0,
+            counts: Default::default(),
+            components: Vec::new(),
+            state_error: None,
+            state_exit: None,
+        };
+        let mut nodes: BTreeMap<String, Node> = jobs.keys().map(|k| (k.clone(), Node::Waiting)).collect();
+        let mut waits: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut reasons: BTreeMap<String, String> = BTreeMap::new();
+        let mut results: BTreeMap<String, ComponentReport> = BTreeMap::new();
+        // Start order: waves for apply, reverse waves for destroy.
+        // Longest chain first: what has the most work behind it starts first,
+        // which keeps a limited `parallelism` close to the critical path.
+        let heights = apply.map(|a| chain_heights(a.graph)).unwrap_or_default();
+        let start_key = |c: &str| -> (std::cmp::Reverse<usize>, String) {
+            let h = ComponentId::parse(c).and_then(|id| heights.get(&id).copied()).unwrap_or(0);
+            (std::cmp::Reverse(h), c.to_string())
+        };
+        let order_key = |c: &str| -> (i64, String) {
+            let wave = apply
+                .and_then(|a| ComponentId::parse(c).and_then(|id| a.graph.waves.get(&id).copied()))
+                .unwrap_or(0) as i64;
+            (wave, c.to_string())
+        };
+        let recompute_waits =
+            |jobs: &BTreeMap<String, Job>, state: &State, waits: &mut BTreeMap<String, Vec<String>>| {
+                waits.clear();
+                for (name, job) in jobs {
+                    let w: Vec<String> = match job {
+                        Job::Up { dependencies, .. } => {
+                            dependencies.iter().filter(|d| jobs.contains_key(*d)).cloned().collect()
+                        }
+                        Job::Destroy => state
+                            .components
+                            .iter()
+                            .filter(|(k, c)| jobs.contains_key(*k) && c.dependencies.contains(name))
+                            .map(|(k, _)| k.clone())
+                            .collect(),
+                    };
+                    waits.insert(name.clone(), w);
+                }
+            };
+        recompute_waits(&jobs, session.state(), &mut waits);
+        let mut running: JoinSet<Finished> = JoinSet::new();
+        let mut stop = false;
+        let mut lock_lost = self.is_lock_lost();
+        let mut failed_any = false;
+        let mut inputs_of: BTreeMap<String, Option<String>> = BTreeMap::new();
+        // A state write that failed: stop, let running components finish, then report it.
+        let mut state_failure: Option<StateError> = None;
+        // Installed once, before any child starts, so no Ctrl-C is missed.
+        let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .map_err(|e| StateError::Corrupt { location: "signal handler".into(), detail: e.to_string() })?;
+        loop {
+            // Skip what depends on a failure; start what is ready.
+            loop {
+                let mut changed = false;
+                let names: Vec<String> = nodes.keys().cloned().collect();
+                for n in &names {
+                    if nodes[n] != Node::Waiting {
+                        continue;
+                    }
+                    if let Some(bad) =
+                        waits[n].iter().find(|d| matches!(nodes.get(*d), Some(Node::Failed | Node::Skipped)))
+                    {
+                        let why = if nodes[bad] == Node::Failed { "failed" } else { "was skipped" };
+                        let rel = if matches!(jobs[n], Job::Destroy) { "dependent" } else { "dependency" };
+                        reasons.insert(n.clone(), format!("{rel} `{bad}` {why}"));
+                        nodes.insert(n.clone(), Node::Skipped);
+                        changed = true;
+                    }
+                }
+                if !changed {
+                    break;
+                }
+            }
+            if !stop && !lock_lost && !self.interrupted {
+                let mut ready: Vec<String> = nodes
+                    .iter()
+                    .filter(|(n, s)| {
+                        **s == Node::Waiting && waits[*n].iter().all(|d| nodes.get(d) == Some(&Node::Done))
+                    })
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                ready.sort_by_cached_key(|n| start_key(n));
+                ready.truncate(self.opts.parallelism.max(1).saturating_sub(running.len()));
+                if !ready.is_empty() {
+                    // One checkpoint marks the whole batch in progress.
+                    let batch: Vec<(String, Job, bool)> = ready
+                        .iter()
+                        .map(|n| {
+                            let left = session
+                                .state()
+                                .components
+                                .get(n)
+                                .is_some_and(|c| c.status == ComponentStatus::InProgress);
+                            (n.clone(), jobs[n].clone(), left)
+                        })
+                        .collect();
+                    let committed = session
+                        .commit(|s| {
+                            for (name, job, _) in &batch {
+                                mark_in_progress(&self.opts.deployment_id, s, name, job, &scope);
+                            }
+                        })
+                        .await;
+                    if let Err(e) = committed {
+                        // Nothing new starts; running components finish first.
+                        state_failure.get_or_insert(e);
+                        stop = true;
+                    } else {
+                        for (name, job, left_in_progress) in batch {
+                            let inputs = match &job {
+                                Job::Up { dependencies, .. } => {
+                                    let deps: Vec<ComponentId> =
+                                        dependencies.iter().filter_map(|d| ComponentId::parse(d)).collect();
+                                    plan::inputs_hash(session.state(), &deps)
+                                }
+                                Job::Destroy => None,
+                            };
+                            nodes.insert(name.clone(), Node::Running);
+                            let detail = match &job {
+                                Job::Up { action, .. } => action.as_str(),
+                                Job::Destroy => "delete",
+                            };
+                            self.opts.progress.event(&name, "started", detail);
+                            let task = ComponentTask {
+                                runner: self.runner.clone(),
+                                component: name.clone(),
+                                env: self.env.clone(),
+                                job,
+                                cancel_first: left_in_progress,
+                                interrupt: self.interrupt.clone(),
+                                progress: self.opts.progress.clone(),
+                            };
+                            inputs_of.insert(name, inputs);
+                            running.spawn(task.run());
+                        }
+                    }
+                }
+            }
+            if running.is_empty() {
+                break;
+            }
+            let mut lock = self.lock.clone();
+            tokio::select! {
+                joined = running.join_next() => {
+                    let Some(joined) = joined else { continue };
+                    let finished = match joined {
+                        Ok(f) => f,
+                        Err(e) => std::panic::resume_unwind(e.into_panic()),
+                    };
+                    let name = finished.component.clone();
+                    let job = jobs[&name].clone();
+                    let elapsed_ms = finished.elapsed.as_millis() as u64;
+                    match finished.result {
+                        Ok(outputs) => {
+                            nodes.insert(name.clone(), Node::Done);
+                            let inputs = inputs_of.remove(&name).flatten();
+                            if !self.is_lock_lost() && state_failure.is_none() {
+                                if let Err(e) = session.commit(|s| mark_done(&self.opts.deployment_id, s, &name, &job, &outputs, inputs.clone(), &scope)).await {
+                                    state_failure.get_or_insert(e);
+                                    stop = true;
+                                }
+                            }
+                            let (outcome, action) = match &job {
+                                Job::Up { action: Action::Create, .. } => (Outcome::Created, Action::Create),
+                                Job::Up { action: Action::Replace, .. } => (Outcome::Replaced, Action::Replace),
+                                Job::Up { action, .. } => (Outcome::Updated, *action),
+                                Job::Destroy => (Outcome::Deleted, Action::Delete),
+                            };
+                            self.opts.progress.event(&name, "done", &format!("{} in {:.1}s", action, elapsed_ms as f64 / 1000.0));
+                            results.insert(name.clone(), ComponentReport {
+                                component: name.clone(), action: action.to_string(), outcome,
+                                duration_ms: Some(elapsed_ms), reason: reasons.remove(&name), error: None,
+                            });
+                            // Unchanged dependents whose upstream outputs moved are re-applied.
+                            if let (Some(input), Job::Up { .. }) = (apply, &job) {
+                                if !stop {
+                                    let added = self.upgrade_dependents(input, session.state(), &name, &mut jobs, &mut nodes, &mut reasons);
+                                    if added {
+                                        recompute_waits(&jobs, session.state(), &mut waits);
+                                    }
+                                }
+                            }
+                        }
+                        Err(err) => {
+                            let interrupted = matches!(err, RunError::Interrupted { .. });
+                            nodes.insert(name.clone(), Node::Failed);
+                            failed_any = true;
+                            let message = err.to_string();
+                            let first = message.lines().next().unwrap_or_default().to_string();
+                            if !self.is_lock_lost() && state_failure.is_none() {
+                                if let Err(e) = session.commit(|s| mark_failed(&self.opts.deployment_id, s, &name, &job, &first, &scope)).await {
+                                    state_failure.get_or_insert(e);
+                                    stop = true;
+                                }
+                            }
+                            self.opts.progress.event(&name, if interrupted { "interrupted" } else { "failed" }, &first);
+                            let mut error = message.clone();
+                            if !err.stderr().is_empty() && !message.contains(err.stderr()) {
+                                error = format!("{message}\n{}", err.stderr());
+                            }
+                            results.insert(name.clone(), ComponentReport {
+                                component: name.clone(),
+                                action: match &job { Job::Up { action, .. } => action.to_string(), Job::Destroy => "delete".into() },
+                                outcome: if interrupted { Outcome::Interrupted } else { Outcome::Failed },
+                                duration_ms: Some(elapsed_ms), reason: None, error: Some(error),
+                            });
+                            if !self.opts.keep_going {
+                                stop = true;
+                            }
+                        }
+                    }
+                }
+                _ = sigint.recv(), if !self.interrupted => {
+                    self.interrupted = true;
+                    stop = true;
+                    self.opts.progress.event("-", "interrupt", "forwarding Ctrl-C to running pulumi processes and waiting for them");
+                    let _ = self.interrupt_tx.send(true);
+                }
+                _ = lock.changed(), if !lock_lost => {
+                    if self.is_lock_lost() {
+                        lock_lost = true;
+                        stop = true;
+                        self.opts.progress.event("-", "lock-lost", "starting nothing new; running components finish, nothing is written");
+                    }
+                }
+            }
+        }
+        if let Some(e) = state_failure {
+            return Err(e);
+        }
+        lock_lost = lock_lost || self.is_lock_lost();
+        for (name, node) in &nodes {
+            let action = match &jobs[name] {
+                Job::Up { action, .. } => action.to_string(),
+                Job::Destroy => "delete".into(),
+            };
+            match node {
+                Node::Skipped => {
+                    results.insert(
+                        name.clone(),
+                        ComponentReport {
+                            component: name.clone(),
+                            action,
+                            outcome: Outcome::Skipped,
+                            duration_ms: None,
+                            reason: reasons.get(name).cloned(),
+                            error: None,
+                        },
+                    );
+                }
+                Node::Waiting => {
+                    results.insert(
+                        name.clone(),
+                        ComponentReport {
+                            component: name.clone(),
+                            action,
+                            outcome: Outcome::NotStarted,
+                            duration_ms: None,
+                            reason: Some("the run stopped before it could start".into()),
+                            error: None,
+                        },
+                    );
+                }
+                _ => {}
+            }
+        }
+        report.components = results.into_values().collect();
+        report.components.sort_by_cached_key(|r| order_key(&r.component));
+        report.status = if lock_lost {
+            RunStatus::LockLost
+        } else if self.interrupted {
+            RunStatus::Interrupted
+        } else if failed_any
+            || report.components.iter().any(|r| {
+                r.outcome != Outcome::Created
+                    && r.outcome != Outcome::Updated
+                    && r.outcome != Outcome::Replaced
+                    && r.outcome != Outcome::Deleted
+            })
+        {
+            RunStatus::Failed
+        } else {
+            RunStatus::Succeeded
+        };
+        Ok(report)
+    }
+
+    fn is_lock_lost(&self) -> bool {
+        matches!(*self.lock.borrow(), LockHealth::Lost { .. })
+    }
+
+    /// After `done` finished: dependents outside this run, in scope and
+    /// recorded as deployed, whose consumed upstream outputs changed, join it.
+    fn upgrade_dependents(
+        &self,
+        input: &ApplyInput<'_>,
+        state: &State,
+        done: &str,
+        jobs: &mut BTreeMap<String, Job>,
+        nodes: &mut BTreeMap<String, Node>,
+        reasons: &mut BTreeMap<String, String>,
+    ) -> bool {
+        let Some(id) = ComponentId::parse(done) else { return false };
+        let mut added = false;
+        for dependent in input.graph.dependents(&id) {
+            let key = dependent.to_string();
+            if jobs.contains_key(&key) || input.selection.as_ref().is_some_and(|s| !s.contains(&key)) {
+                continue;
+            }
+            let Some(recorded) = state.components.get(&key) else { continue };
+            let deps = input.graph.dependencies(&dependent);
+            if recorded.inputs_hash == plan::inputs_hash(state, &deps) {
+                continue;
+            }
+            if let Ok(job) = up_job(input, &key, Action::Update) {
+                jobs.insert(key.clone(), job);
+                nodes.insert(key.clone(), Node::Waiting);
+                reasons.insert(key, format!("outputs of upstream `{done}` changed"));
+                added = true;
+            }
+        }
+        added
+    }
+}
+
+/// For every component, the number of components on the longest chain of
+/// dependents starting at it (itself included).
+fn chain_heights(graph: &Graph) -> BTreeMap<ComponentId, usize> {
+    let mut order: Vec<(&ComponentId, usize)> = graph.waves.iter().map(|(id, w)| (id, *w)).collect();
+    order.sort_by_key(|(_, w)| std::cmp::Reverse(*w));
+    let mut heights: BTreeMap<ComponentId, usize> = BTreeMap::new();
+    for (id, _) in order {
+        let h = 1 + graph.dependents(id).iter().filter_map(|d| heights.get(d)).max().copied().unwrap_or(0);
+        heights.insert(id.clone(), h);
+    }
+    heights
+}
+
+fn record_for<'s>(s: &'s mut State, name: &str, job: &Job, scope: &crate::scope::StackScope) -> &'s mut ComponentState {
+    let now = Utc::now();
+    s.components.entry(name.to_string()).or_insert_with(|| {
+        let (kind, config, dependencies) = match job {
+            Job::Up { kind, config, dependencies, .. } => (kind.clone(), config.clone(), dependencies.clone()),
+            Job::Destroy => (String::new(), Value::Null, Vec::new()),
+        };
+        ComponentState {
+            kind,
+            status: ComponentStatus::InProgress,
+            config,
+            // Empty: a component that never finished is never a no-op.
+            config_hash: String::new(),
+            outputs: BTreeMap::new(),
+            inputs_hash: None,
+            pulumi_project: project_of(name),
+            pulumi_stack: scope.environment.as_str().to_string(),
+            dependencies,
+            created_at: now,
+            updated_at: now,
+            last_error: None,
+        }
+    })
+}
+
+fn mark_in_progress(deployment: &str, s: &mut State, name: &str, job: &Job, scope: &crate::scope::StackScope) {
+    s.metadata.deployment_id = Some(deployment.to_string());
+    let r = record_for(s, name, job, scope);
+    r.status = ComponentStatus::InProgress;
+    r.updated_at = Utc::now();
+}
+
+fn mark_done(
+    deployment: &str,
+    s: &mut State,
+    name: &str,
+    job: &Job,
+    outputs: &BTreeMap<String, Value>,
+    inputs: Option<String>,
+    scope: &crate::scope::StackScope,
+) {
+    s.metadata.deployment_id = Some(deployment.to_string());
+    let r = record_for(s, name, job, scope);
+    r.updated_at = Utc::now();
+    r.last_error = None;
+    match job {
+        Job::Up { kind, config, config_hash, dependencies, .. } => {
+            r.status = ComponentStatus::Deployed;
+            r.kind = kind.clone();
+            r.config = config.clone();
+            r.config_hash = config_hash.clone();
+            r.dependencies = dependencies.clone();
+            r.outputs = outputs.clone();
+            r.inputs_hash = inputs;
+        }
+        Job::Destroy => {
+            r.status = ComponentStatus::Deleted;
+            r.outputs.clear();
+        }
+    }
+}
+
+fn mark_failed(deployment: &str, s: &mut State, name: &str, job: &Job, error: &str, scope: &crate::scope::StackScope) {
+    s.metadata.deployment_id = Some(deployment.to_string());
+    let r = record_for(s, name, job, scope);
+    r.status = ComponentStatus::Failed;
+    r.updated_at = Utc::now();
+    r.last_error = Some(error.chars().take(500).collect());
+}
+
+/// One component's Pulumi calls, in its own temporary directory.
+struct ComponentTask {
+    runner: Arc<Runner>,
+    component: String,
+    env: String,
+    job: Job,
+    /// The last run of this component never finished: clear its Pulumi lock first.
+    cancel_first: bool,
+    interrupt: Interrupt,
+    progress: Progress,
+}
+
+impl ComponentTask {
+    async fn run(self) -> Finished {
+        let started = Instant::now();
+        let result = self.steps().await;
+        Finished { component: self.component, result, elapsed: started.elapsed() }
+    }
+
+    async fn steps(&self) -> Result<BTreeMap<String, Value>, RunError> {
+        let dir = tempfile::Builder::new()
+            .prefix("panka-pulumi-")
+            .tempdir()
+            .map_err(|source| RunError::Start { command: "create a working directory".into(), source })?;
+        let project = project_of(&self.component);
+        let program = match &self.job {
+            Job::Up { program, .. } => program.clone(),
+            Job::Destroy => format!("name: {project}\nruntime: yaml\n"),
+        };
+        write(dir.path(), "Pulumi.yaml", &program)?;
+        write(dir.path(), &format!("Pulumi.{}.yaml", self.env), &stack_config_yaml())?;
+        let (r, d, env, i) = (&self.runner, dir.path(), self.env.as_str(), &self.interrupt);
+        if self.cancel_first {
+            self.progress.event(&self.component, "reconcile", "clearing the Pulumi lock of an unfinished run");
+            let _ = r.cancel(d, env, i).await;
+        }
+        match &self.job {
+            Job::Up { .. } => {
+                r.select(d, env, i).await?;
+                let name = self.component.clone();
+                let progress = self.progress.clone();
+                r.up(d, env, i, |e| {
+                    if let EngineEvent::Step { op, kind, .. } = e {
+                        progress.step(&name, &op, &kind);
+                    }
+                })
+                .await?;
+                r.outputs(d, env, i).await
+            }
+            Job::Destroy => {
+                match r.select(d, env, i).await {
+                    Ok(()) => {}
+                    Err(e) => return Err(e),
+                }
+                r.destroy(d, env, i).await?;
+                r.stack_rm(d, env, i).await?;
+                Ok(BTreeMap::new())
+            }
+        }
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> Result<(), RunError> {
+    std::fs::write(dir.join(name), text)
+        .map_err(|source| RunError::Start { command: format!("write {name} for pulumi"), source })
+}

@@ -1,0 +1,467 @@
+//! The one place panka starts `pulumi` (SPEC §10): every call goes through
+//! [`Runner::run`], an async child process with the backend URL and the
+//! passphrase (or secrets provider) in its environment, stdout and stderr
+//! captured per call, and an interrupt channel that forwards Ctrl-C to the
+//! child as SIGINT.
+//!
+//! Invariants:
+//! - "could not start" ([`RunError::Start`]) is kept apart from "exited
+//!   non-zero" ([`RunError::Exited`]);
+//! - stack outputs are read without `--show-secrets`, so a secret output
+//!   never reaches panka's memory, logs or state: Pulumi prints it as
+//!   `[secret]` and that is what panka records;
+//! - nothing here reads or writes panka's state or locks.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::watch;
+
+use crate::state::types::SECRET_PLACEHOLDER;
+
+/// How to tell a running child to stop: flips to `true` once (Ctrl-C).
+pub type Interrupt = watch::Receiver<bool>;
+
+/// How many trailing stderr lines a failure keeps.
+const STDERR_TAIL: usize = 40;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the `pulumi` CLI was not found{looked}\nhint: install it with `curl -fsSL https://get.pulumi.com | sh` (or see https://www.pulumi.com/docs/install/), or point panka at it with `--pulumi PATH` or PANKA_PULUMI_BINARY")]
+    NotFound { looked: String },
+    #[error("no Pulumi passphrase is set\nhint: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, or configure a secrets provider with `pulumi.passphrase: awskms://…` in the panka config")]
+    NoPassphrase,
+    #[error("could not start `{command}`: {source}")]
+    Start {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{command}` exited with {code}{detail}")]
+    Exited {
+        command: String,
+        /// The exit code, or -1 when killed by a signal.
+        code: i32,
+        /// `: <last error line>` or empty.
+        detail: String,
+        /// The last lines of stderr (Pulumi masks secrets in what it prints).
+        stderr: String,
+    },
+    #[error("`{command}` was interrupted")]
+    Interrupted { command: String, stderr: String },
+    #[error("`{command}` printed output panka could not read: {detail}")]
+    Output { command: String, detail: String },
+}
+
+impl RunError {
+    /// What the user should see of Pulumi's own error output, if any.
+    pub fn stderr(&self) -> &str {
+        match self {
+            RunError::Exited { stderr, .. } | RunError::Interrupted { stderr, .. } => stderr,
+            _ => "",
+        }
+    }
+}
+
+/// Where the passphrase comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secrets {
+    /// `PULUMI_CONFIG_PASSPHRASE` / `_FILE` from the environment.
+    Passphrase,
+    /// `file:<path>` in the config: passed as `PULUMI_CONFIG_PASSPHRASE_FILE`.
+    PassphraseFile(PathBuf),
+    /// A secrets provider URL (`awskms://…`), passed to `stack select --create`.
+    Provider(String),
+}
+
+impl Secrets {
+    /// From the config's `pulumi.passphrase` (`env`, `file:<path>` or a URL),
+    /// checking that a passphrase is actually available.
+    pub fn from_config(source: Option<&str>) -> Result<Secrets, RunError> {
+        match source.map(str::trim) {
+            None | Some("") | Some("env") => {
+                let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+                if set("PULUMI_CONFIG_PASSPHRASE") || set("PULUMI_CONFIG_PASSPHRASE_FILE") {
+                    Ok(Secrets::Passphrase)
+                } else {
+                    Err(RunError::NoPassphrase)
+                }
+            }
+            Some(s) if s.starts_with("file:") => Ok(Secrets::PassphraseFile(PathBuf::from(&s["file:".len()..]))),
+            Some(url) => Ok(Secrets::Provider(url.to_string())),
+        }
+    }
+}
+
+/// What one successful call printed.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// One engine event of `pulumi up --json`, reduced to what panka shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EngineEvent {
+    /// A resource step started: operation and resource type.
+    Step { op: String, urn: String, kind: String },
+    /// A resource step finished.
+    StepDone { op: String, urn: String },
+    /// A diagnostic of severity error.
+    Error(String),
+    /// The run's summary: changed resources by operation.
+    Summary(BTreeMap<String, u64>),
+}
+
+/// Parses one line of `up --json`; anything unknown is `None`, never an error.
+pub fn parse_event(line: &str) -> Option<EngineEvent> {
+    let v: Value = serde_json::from_str(line.trim()).ok()?;
+    let meta = |e: &Value| {
+        let m = &e["metadata"];
+        (
+            m["op"].as_str().unwrap_or("same").to_string(),
+            m["urn"].as_str().unwrap_or_default().to_string(),
+            m["type"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    if let Some(e) = v.get("resourcePreEvent") {
+        let (op, urn, kind) = meta(e);
+        return Some(EngineEvent::Step { op, urn, kind });
+    }
+    if let Some(e) = v.get("resOutputsEvent") {
+        let (op, urn, _) = meta(e);
+        return Some(EngineEvent::StepDone { op, urn });
+    }
+    if let Some(e) = v.get("diagnosticEvent") {
+        if e["severity"].as_str() == Some("error") {
+            return Some(EngineEvent::Error(e["message"].as_str().unwrap_or_default().trim().to_string()));
+        }
+        return None;
+    }
+    if let Some(e) = v.get("summaryEvent") {
+        let changes = e["resourceChanges"]
+            .as_object()
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_u64()?))).collect())
+            .unwrap_or_default();
+        return Some(EngineEvent::Summary(changes));
+    }
+    None
+}
+
+/// Runs `pulumi` for one panka stack and environment.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    binary: PathBuf,
+    env: Vec<(OsString, OsString)>,
+    secrets: Secrets,
+}
+
+impl Runner {
+    /// Finds the binary: `explicit` (`--pulumi`, PANKA_PULUMI_BINARY or the
+    /// config), else `pulumi` on PATH.
+    pub fn locate(explicit: Option<&str>) -> Result<PathBuf, RunError> {
+        let name = explicit.filter(|s| !s.is_empty()).unwrap_or("pulumi");
+        which::which(name).map_err(|_| RunError::NotFound {
+            looked: if explicit.is_some() { format!(" at `{name}`") } else { " on PATH".to_string() },
+        })
+    }
+
+    pub fn new(binary: PathBuf, backend_url: &str, secrets: Secrets) -> Runner {
+        // Pulumi runs in a temporary directory: a relative `file://` URL
+        // (the local backend of `-C .`) must become absolute.
+        let backend_url = match backend_url.strip_prefix("file://") {
+            Some(path) if !Path::new(path).is_absolute() => {
+                let cwd = std::env::current_dir().unwrap_or_default();
+                format!("file://{}", cwd.join(path.trim_start_matches("./")).display())
+            }
+            _ => backend_url.to_string(),
+        };
+        let backend_url = backend_url.as_str();
+        let mut env: Vec<(OsString, OsString)> = vec![
+            ("PULUMI_BACKEND_URL".into(), backend_url.into()),
+            ("PULUMI_SKIP_UPDATE_CHECK".into(), "true".into()),
+            ("PULUMI_DIY_BACKEND_NO_LEGACY_WARNING".into(), "true".into()),
+            ("NO_COLOR".into(), "1".into()),
+        ];
+        if let Secrets::PassphraseFile(path) = &secrets {
+            env.push(("PULUMI_CONFIG_PASSPHRASE_FILE".into(), path.clone().into()));
+        }
+        Runner { binary, env, secrets }
+    }
+
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// `pulumi version`.
+    pub async fn version(&self, interrupt: &Interrupt) -> Result<String, RunError> {
+        let out = self.run(Path::new("."), &["version"], interrupt, |_| {}).await?;
+        Ok(out.stdout.trim().to_string())
+    }
+
+    /// `pulumi stack select --create --stack <stack>`.
+    pub async fn select(&self, dir: &Path, stack: &str, interrupt: &Interrupt) -> Result<(), RunError> {
+        let mut args = vec!["stack", "select", "--create", "--non-interactive", "--stack", stack];
+        if let Secrets::Provider(url) = &self.secrets {
+            args.extend(["--secrets-provider", url.as_str()]);
+        }
+        self.run(dir, &args, interrupt, |_| {}).await.map(drop)
+    }
+
+    /// `pulumi up --yes --skip-preview --non-interactive --json`; `on_event`
+    /// sees every engine event as it arrives.
+    pub async fn up(
+        &self,
+        dir: &Path,
+        stack: &str,
+        interrupt: &Interrupt,
+        mut on_event: impl FnMut(EngineEvent),
+    ) -> Result<(), RunError> {
+        let args = ["up", "--yes", "--skip-preview", "--non-interactive", "--json", "--stack", stack];
+        let mut errors = Vec::new();
+        let result = self
+            .run(dir, &args, interrupt, |line| {
+                if let Some(e) = parse_event(line) {
+                    if let EngineEvent::Error(m) = &e {
+                        errors.push(m.clone());
+                    }
+                    on_event(e);
+                }
+            })
+            .await;
+        match result {
+            // Engine errors arrive as events on stdout: show them with stderr.
+            Err(RunError::Exited { command, code, detail, stderr }) if !errors.is_empty() => {
+                let mut text = errors.join("\n");
+                if !stderr.is_empty() {
+                    text.push('\n');
+                    text.push_str(&stderr);
+                }
+                let detail = if detail.is_empty() { format!(": {}", first_line(&errors[0])) } else { detail };
+                Err(RunError::Exited { command, code, detail, stderr: text })
+            }
+            other => other.map(drop),
+        }
+    }
+
+    /// `pulumi stack output --json`: secret outputs come back as `[secret]`
+    /// (see the module invariants).
+    pub async fn outputs(
+        &self,
+        dir: &Path,
+        stack: &str,
+        interrupt: &Interrupt,
+    ) -> Result<BTreeMap<String, Value>, RunError> {
+        let args = ["stack", "output", "--json", "--non-interactive", "--stack", stack];
+        let out = self.run(dir, &args, interrupt, |_| {}).await?;
+        parse_outputs(&out.stdout).map_err(|detail| RunError::Output { command: "pulumi stack output".into(), detail })
+    }
+
+    /// `pulumi destroy --yes --skip-preview --non-interactive`.
+    pub async fn destroy(&self, dir: &Path, stack: &str, interrupt: &Interrupt) -> Result<(), RunError> {
+        let args = ["destroy", "--yes", "--skip-preview", "--non-interactive", "--stack", stack];
+        self.run(dir, &args, interrupt, |_| {}).await.map(drop)
+    }
+
+    /// `pulumi stack rm --yes`.
+    pub async fn stack_rm(&self, dir: &Path, stack: &str, interrupt: &Interrupt) -> Result<(), RunError> {
+        let args = ["stack", "rm", "--yes", "--non-interactive", "--stack", stack];
+        self.run(dir, &args, interrupt, |_| {}).await.map(drop)
+    }
+
+    /// `pulumi cancel --yes`: clears the Pulumi lock a dead run left (call it
+    /// only while holding panka's own lock).
+    pub async fn cancel(&self, dir: &Path, stack: &str, interrupt: &Interrupt) -> Result<(), RunError> {
+        let args = ["cancel", "--yes", "--non-interactive", "--stack", stack];
+        self.run(dir, &args, interrupt, |_| {}).await.map(drop)
+    }
+
+    /// Runs `pulumi <args>` in `dir`. Each stdout line goes to `on_line` as
+    /// it arrives; stderr is kept. When `interrupt` flips, the child gets
+    /// SIGINT and is waited for.
+    pub async fn run(
+        &self,
+        dir: &Path,
+        args: &[&str],
+        interrupt: &Interrupt,
+        mut on_line: impl FnMut(&str),
+    ) -> Result<Output, RunError> {
+        let command = format!("pulumi {}", args.iter().take(3).copied().collect::<Vec<_>>().join(" "));
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(args)
+            .current_dir(dir)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // Its own process group: a terminal's Ctrl-C reaches panka only, and
+        // panka forwards it, so Pulumi is interrupted exactly once.
+        cmd.process_group(0);
+        let mut child = cmd.spawn().map_err(|source| RunError::Start { command: command.clone(), source })?;
+        let pid = child.id();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stderr_task = tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let _ = stderr_pipe.read_to_end(&mut buf).await;
+            String::from_utf8_lossy(&buf).into_owned()
+        });
+        let mut lines = BufReader::new(stdout).lines();
+        let mut stdout_text = String::new();
+        let mut interrupt = interrupt.clone();
+        let mut interrupted = *interrupt.borrow();
+        if interrupted {
+            forward_sigint(pid);
+        }
+        loop {
+            tokio::select! {
+                line = lines.next_line() => match line {
+                    Ok(Some(line)) => {
+                        on_line(&line);
+                        stdout_text.push_str(&line);
+                        stdout_text.push('\n');
+                    }
+                    _ => break,
+                },
+                changed = interrupt.changed(), if !interrupted => {
+                    if changed.is_err() || *interrupt.borrow() {
+                        interrupted = true;
+                        forward_sigint(pid);
+                    }
+                }
+            }
+        }
+        let status = loop {
+            tokio::select! {
+                status = child.wait() => break status,
+                changed = interrupt.changed(), if !interrupted => {
+                    if changed.is_err() || *interrupt.borrow() {
+                        interrupted = true;
+                        forward_sigint(pid);
+                    }
+                }
+            }
+        }
+        .map_err(|source| RunError::Start { command: command.clone(), source })?;
+        let stderr = stderr_task.await.unwrap_or_default();
+        if status.success() {
+            return Ok(Output { stdout: stdout_text, stderr });
+        }
+        let tail = tail(&stderr, STDERR_TAIL);
+        if interrupted {
+            return Err(RunError::Interrupted { command, stderr: tail });
+        }
+        let detail =
+            tail.lines().rev().find(|l| l.contains("error")).map(|l| format!(": {}", l.trim())).unwrap_or_default();
+        Err(RunError::Exited { command, code: status.code().unwrap_or(-1), detail, stderr: tail })
+    }
+}
+
+fn forward_sigint(pid: Option<u32>) {
+    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+        // SAFETY: kill(2) with a pid we spawned and still own (not yet reaped).
+        unsafe {
+            libc::kill(pid, libc::SIGINT);
+        }
+    }
+}
+
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or_default()
+}
+
+/// Parses `stack output --json`; anything that looks like a secret is
+/// replaced by [`SECRET_PLACEHOLDER`].
+pub fn parse_outputs(stdout: &str) -> Result<BTreeMap<String, Value>, String> {
+    if stdout.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let v: Value = serde_json::from_str(stdout).map_err(|e| e.to_string())?;
+    let Value::Object(map) = v else {
+        return Err("expected a JSON object of outputs".into());
+    };
+    Ok(map.into_iter().map(|(k, v)| (k, mask(v))).collect())
+}
+
+/// Pulumi's secret envelope (`{"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", …}`)
+/// anywhere in a value becomes `[secret]`.
+fn mask(v: Value) -> Value {
+    const SIG: &str = "4dabf18193072939515e22adb298388d";
+    match v {
+        Value::Object(m) if m.contains_key(SIG) => Value::String(SECRET_PLACEHOLDER.into()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, mask(v))).collect()),
+        Value::Array(a) => Value::Array(a.into_iter().map(mask).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_events_are_parsed_tolerantly() {
+        assert_eq!(
+            parse_event(
+                r#"{"sequence":3,"resourcePreEvent":{"metadata":{"op":"create","urn":"u","type":"aws:sqs:Queue"}}}"#
+            ),
+            Some(EngineEvent::Step { op: "create".into(), urn: "u".into(), kind: "aws:sqs:Queue".into() })
+        );
+        assert_eq!(
+            parse_event(r#"{"diagnosticEvent":{"severity":"error","message":"boom\n"}}"#),
+            Some(EngineEvent::Error("boom".into()))
+        );
+        assert_eq!(parse_event(r#"{"diagnosticEvent":{"severity":"info","message":"x"}}"#), None);
+        assert_eq!(parse_event("not json"), None);
+        assert_eq!(parse_event(r#"{"somethingNew":{}}"#), None);
+        let Some(EngineEvent::Summary(s)) = parse_event(r#"{"summaryEvent":{"resourceChanges":{"create":4}}}"#) else {
+            panic!("summary")
+        };
+        assert_eq!(s["create"], 4);
+    }
+
+    #[test]
+    fn secret_outputs_are_masked() {
+        let out = parse_outputs(
+            r#"{"url":"https://x","pw":{"4dabf18193072939515e22adb298388d":"1b47061264138c4ac30d75fd1eb44270","plaintext":"\"hunter2\""},"n":[{"4dabf18193072939515e22adb298388d":"x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(out["url"], "https://x");
+        assert_eq!(out["pw"], SECRET_PLACEHOLDER);
+        assert_eq!(out["n"][0], SECRET_PLACEHOLDER);
+        assert!(!serde_json::to_string(&out).unwrap().contains("hunter2"));
+        assert!(parse_outputs("[1]").is_err());
+        assert!(parse_outputs("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_missing_passphrase_is_refused_unless_a_source_is_configured() {
+        assert_eq!(Secrets::from_config(Some("file:/p")).unwrap(), Secrets::PassphraseFile("/p".into()));
+        assert_eq!(
+            Secrets::from_config(Some("awskms://alias/x")).unwrap(),
+            Secrets::Provider("awskms://alias/x".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn could_not_start_is_not_exited_non_zero() {
+        let (_tx, rx) = watch::channel(false);
+        let r = Runner::new("/nonexistent/pulumi".into(), "file:///tmp/x", Secrets::Passphrase);
+        assert!(matches!(r.version(&rx).await, Err(RunError::Start { .. })));
+        let r = Runner::new("false".into(), "file:///tmp/x", Secrets::Passphrase);
+        let err = r.version(&rx).await.unwrap_err();
+        assert!(matches!(err, RunError::Exited { code: 1, .. }), "{err:?}");
+        assert!(matches!(Runner::locate(Some("/nonexistent/pulumi")), Err(RunError::NotFound { .. })));
+    }
+}
