@@ -154,6 +154,47 @@ fn approve(ctx: &Context, question: &str, auto_approve: bool) -> Result<()> {
     Ok(())
 }
 
+/// What apply and destroy both open before they touch anything: the
+/// backends, the stack's scope, the pulumi runner and the lock.
+struct Started {
+    backends: crate::backend::Backends,
+    scope: StackScope,
+    runner: Arc<Runner>,
+    deployment_id: String,
+    guard: LockGuard,
+}
+
+async fn start(ctx: &Context, s: &Setup, operation: &str, args: &DeployArgs) -> Result<Started> {
+    let stack = &s.prepared.stack;
+    let backends = open(ctx, &s.config).await?;
+    let scope = backends.tenant.stack(
+        Name::new("stack", stack.name()).map_err(name_failure)?,
+        Name::new("environment", &s.env).map_err(name_failure)?,
+    );
+    let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
+    let deployment_id = uuid::Uuid::new_v4().to_string();
+    let granularity = stack.stack.spec.deployment.lock_granularity;
+    let guard = lock(ctx, &backends, &scope, operation, &deployment_id, args, granularity).await?;
+    Ok(Started { backends, scope, runner, deployment_id, guard })
+}
+
+/// The state session of a run, tied to the lock so that a lost lock stops writes.
+async fn open_session(
+    ctx: &Context,
+    backends: &crate::backend::Backends,
+    scope: &StackScope,
+    guard: &LockGuard,
+) -> Result<StateSession> {
+    Ok(StateSession::open(
+        Arc::clone(&backends.state),
+        scope.clone(),
+        Some(guard.watch()),
+        SessionOptions::new(crate::lock::record::user_at_host(), ctx.stack_dir()),
+    )
+    .await
+    .map_err(Failure::from)?)
+}
+
 async fn lock(
     ctx: &Context,
     backends: &crate::backend::Backends,
@@ -217,32 +258,9 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
     let selection = selection(&args.common, &known)?;
     let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
     block_on(async {
-        let backends = open(ctx, &s.config).await?;
-        let scope = backends.tenant.stack(
-            Name::new("stack", stack.name()).map_err(name_failure)?,
-            Name::new("environment", &s.env).map_err(name_failure)?,
-        );
-        let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
-        let deployment_id = uuid::Uuid::new_v4().to_string();
-        let guard = lock(
-            ctx,
-            &backends,
-            &scope,
-            "apply",
-            &deployment_id,
-            &args.common,
-            stack.stack.spec.deployment.lock_granularity,
-        )
-        .await?;
+        let Started { backends, scope, runner, deployment_id, guard } = start(ctx, &s, "apply", &args.common).await?;
         let result = async {
-            let mut session = StateSession::open(
-                Arc::clone(&backends.state),
-                scope.clone(),
-                Some(guard.watch()),
-                SessionOptions::new(crate::lock::record::user_at_host(), ctx.stack_dir()),
-            )
-            .await
-            .map_err(Failure::from)?;
+            let mut session = open_session(ctx, &backends, &scope, &guard).await?;
             if let Some(t) = guard.takeover() {
                 ctx.printer.warn(&format!(
                     "took over the expired lock of {}; unfinished components are reconciled",
@@ -378,32 +396,9 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
     let stack = &s.prepared.stack;
     let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
     block_on(async {
-        let backends = open(ctx, &s.config).await?;
-        let scope = backends.tenant.stack(
-            Name::new("stack", stack.name()).map_err(name_failure)?,
-            Name::new("environment", &s.env).map_err(name_failure)?,
-        );
-        let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
-        let deployment_id = uuid::Uuid::new_v4().to_string();
-        let guard = lock(
-            ctx,
-            &backends,
-            &scope,
-            "destroy",
-            &deployment_id,
-            &args.common,
-            stack.stack.spec.deployment.lock_granularity,
-        )
-        .await?;
+        let Started { backends, scope, runner, deployment_id, guard } = start(ctx, &s, "destroy", &args.common).await?;
         let result = async {
-            let mut session = StateSession::open(
-                Arc::clone(&backends.state),
-                scope.clone(),
-                Some(guard.watch()),
-                SessionOptions::new(crate::lock::record::user_at_host(), ctx.stack_dir()),
-            )
-            .await
-            .map_err(Failure::from)?;
+            let mut session = open_session(ctx, &backends, &scope, &guard).await?;
             let live: BTreeSet<String> = session
                 .state()
                 .components
