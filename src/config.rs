@@ -6,6 +6,7 @@
 //! A bad config file gets the same located diagnostics as a stack file.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +71,9 @@ pub struct LocksSection {
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
+    /// How long a lock lives without a heartbeat (`120s` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -100,7 +104,7 @@ pub struct PulumiSection {
 }
 
 /// Every key with its environment twin, for docs and `panka config`.
-pub const KEYS: [(&str, &str); 16] = [
+pub const KEYS: [(&str, &str); 17] = [
     ("backend.type", "PANKA_BACKEND_TYPE"),
     ("backend.bucket", "PANKA_BACKEND_BUCKET"),
     ("backend.prefix", "PANKA_BACKEND_PREFIX"),
@@ -110,6 +114,7 @@ pub const KEYS: [(&str, &str); 16] = [
     ("locks.table", "PANKA_LOCKS_TABLE"),
     ("locks.region", "PANKA_LOCKS_REGION"),
     ("locks.endpoint", "PANKA_LOCKS_ENDPOINT"),
+    ("locks.lease", "PANKA_LOCKS_LEASE"),
     ("aws.profile", "PANKA_AWS_PROFILE"),
     ("aws.region", "PANKA_AWS_REGION"),
     ("tenant.name", "PANKA_TENANT_NAME"),
@@ -132,6 +137,8 @@ pub struct Config {
     pub lock_table: String,
     pub locks_region: Option<String>,
     pub locks_endpoint: Option<String>,
+    /// The lock lease; heartbeats run every lease/4.
+    pub lock_lease: Duration,
     pub aws_profile: Option<String>,
     pub aws_region: Option<String>,
     /// `default` when none is configured.
@@ -151,6 +158,32 @@ pub struct Overrides {
 }
 
 pub const DEFAULT_LOCK_TABLE: &str = "panka-locks";
+/// The shortest lease accepted: a heartbeat every 500 ms.
+pub const MIN_LEASE: Duration = Duration::from_secs(2);
+pub const MAX_LEASE: Duration = Duration::from_secs(3600);
+
+fn config_error(message: String, hint: &str) -> LoadFailure {
+    let mut d = Diagnostics::default();
+    d.push(Diagnostic::error("config", None, message).with_hint(hint.to_string()));
+    LoadFailure { sources: Sources::default(), diagnostics: d }
+}
+
+/// `90s`, `10m`, `1h`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration like 30s, 10m or 1h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("`{s}` is not a duration like 30s, 10m or 1h")),
+    };
+    Ok(Duration::from_secs(secs))
+}
 
 impl Config {
     /// Resolve from a config file, an environment lookup and overrides.
@@ -199,6 +232,19 @@ impl Config {
             None if backend == BackendType::S3 => LocksType::Dynamodb,
             None => LocksType::Local,
         };
+        let lock_lease = match get("PANKA_LOCKS_LEASE", &file.locks.lease) {
+            None => crate::lock::guard::DEFAULT_LEASE,
+            Some(raw) => match parse_duration(&raw) {
+                Ok(d) if (MIN_LEASE..=MAX_LEASE).contains(&d) => d,
+                Ok(_) => {
+                    return Err(config_error(
+                        format!("locks.lease=`{raw}` is out of range"),
+                        "use a lease from 2s to 1h; the default is 120s",
+                    ))
+                }
+                Err(e) => return Err(config_error(format!("locks.lease: {e}"), "write it like 120s, 5m or 1h")),
+            },
+        };
         let tenant = overrides
             .tenant
             .clone()
@@ -214,6 +260,7 @@ impl Config {
             lock_table: get("PANKA_LOCKS_TABLE", &file.locks.table).unwrap_or_else(|| DEFAULT_LOCK_TABLE.to_string()),
             locks_region: get("PANKA_LOCKS_REGION", &file.locks.region),
             locks_endpoint: get("PANKA_LOCKS_ENDPOINT", &file.locks.endpoint),
+            lock_lease,
             aws_profile: get("PANKA_AWS_PROFILE", &file.aws.profile),
             aws_region: get("PANKA_AWS_REGION", &file.aws.region),
             tenant,

@@ -1,8 +1,6 @@
 //! From the command line's configuration to opened backends, plus the
 //! runtime and small parsers the state and lock commands share.
 
-use std::time::Duration;
-
 use anyhow::Result;
 
 use super::Context;
@@ -84,26 +82,12 @@ pub fn aws_failure(err: AwsError) -> anyhow::Error {
     Failure::new(ExitStatus::Error, err.to_string()).into()
 }
 
-/// `90s`, `10m`, `1h`, or plain seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (number, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = number.parse().map_err(|_| format!("`{s}` is not a duration like 30s, 10m or 1h"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        _ => return Err(format!("`{s}` is not a duration like 30s, 10m or 1h")),
-    };
-    Ok(Duration::from_secs(secs))
-}
+pub use crate::config::parse_duration;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn durations() {

@@ -19,7 +19,7 @@ use crate::model::stack::LockGranularity;
 use crate::pipeline::{prepare, Prepared};
 use crate::plan::{self, Action, Plan};
 use crate::pulumi::emit::EmitOptions;
-use crate::pulumi::runner::{Runner, Secrets};
+use crate::pulumi::runner::{check_version, Interrupt, Runner, Secrets};
 use crate::scope::{Name, StackScope};
 use crate::state::{ComponentStatus, SessionOptions, StateSession};
 
@@ -130,8 +130,9 @@ fn progress(ctx: &Context) -> Progress {
     Progress::new(mode, ctx.printer.verbose > 0)
 }
 
-/// Asks for `yes` on a terminal; refuses without one (exit 2).
-fn approve(ctx: &Context, question: &str, auto_approve: bool) -> Result<()> {
+/// Asks for `yes` on a terminal; refuses without one (exit 2). Ctrl-C at
+/// the prompt changes nothing and exits 130 (the caller releases the lock).
+async fn approve(ctx: &Context, question: &str, auto_approve: bool, interrupt: &Interrupt) -> Result<()> {
     if auto_approve {
         return Ok(());
     }
@@ -142,15 +143,46 @@ fn approve(ctx: &Context, question: &str, auto_approve: bool) -> Result<()> {
         )
         .into());
     }
-    let mut stderr = std::io::stderr().lock();
-    let _ = write!(stderr, "{question}. Type `yes` to continue: ");
-    let _ = stderr.flush();
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
+    {
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(stderr, "{question}. Type `yes` to continue: ");
+        let _ = stderr.flush();
+    }
+    // A plain thread, not the runtime's blocking pool: a read still blocked
+    // after Ctrl-C must not keep the process from exiting.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut answer = String::new();
+        let read = std::io::stdin().lock().read_line(&mut answer).map(|_| answer);
+        let _ = tx.send(read);
+    });
+    let mut interrupt = interrupt.clone();
+    let interrupted = async {
+        while !*interrupt.borrow_and_update() {
+            if interrupt.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let answer = tokio::select! {
+        answer = rx => answer.map_err(|_| anyhow::anyhow!("the confirmation prompt closed"))??,
+        () = interrupted => {
+            ctx.printer.info("");
+            return Err(Failure::new(ExitStatus::Interrupted, "interrupted at the confirmation prompt; nothing was changed").into());
+        }
+    };
     if answer.trim() != "yes" {
         ctx.printer.info("cancelled, nothing was changed");
         return Err(Failure::printed(ExitStatus::Invalid).into());
     }
+    Ok(())
+}
+
+/// `pulumi version`, refused when older than [`crate::pulumi::runner::MIN_VERSION`].
+async fn check_pulumi(ctx: &Context, runner: &Runner, interrupt: &Interrupt) -> Result<()> {
+    let version = runner.version(interrupt).await.map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;
+    check_version(&version).map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;
+    ctx.printer.detail(&format!("using pulumi {version} at {}", runner.binary().display()));
     Ok(())
 }
 
@@ -162,6 +194,8 @@ struct Started {
     runner: Arc<Runner>,
     deployment_id: String,
     guard: LockGuard,
+    /// Ctrl-C from the moment the lock is held.
+    interrupt: Interrupt,
 }
 
 async fn start(ctx: &Context, s: &Setup, operation: &str, args: &DeployArgs) -> Result<Started> {
@@ -174,8 +208,15 @@ async fn start(ctx: &Context, s: &Setup, operation: &str, args: &DeployArgs) -> 
     let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
     let deployment_id = uuid::Uuid::new_v4().to_string();
     let granularity = stack.stack.spec.deployment.lock_granularity;
-    let guard = lock(ctx, &backends, &scope, operation, &deployment_id, args, granularity).await?;
-    Ok(Started { backends, scope, runner, deployment_id, guard })
+    let guard = lock(ctx, &backends, &scope, operation, &deployment_id, args, granularity, s.config.lock_lease).await?;
+    let interrupt = match deploy::interrupts() {
+        Ok(i) => i,
+        Err(e) => {
+            let _ = guard.release().await;
+            return Err(anyhow::anyhow!("cannot listen for Ctrl-C: {e}"));
+        }
+    };
+    Ok(Started { backends, scope, runner, deployment_id, guard, interrupt })
 }
 
 /// The state session of a run, tied to the lock so that a lost lock stops writes.
@@ -195,6 +236,7 @@ async fn open_session(
     .map_err(Failure::from)?)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn lock(
     ctx: &Context,
     backends: &crate::backend::Backends,
@@ -203,6 +245,7 @@ async fn lock(
     id: &str,
     args: &DeployArgs,
     granularity: LockGranularity,
+    lease: Duration,
 ) -> Result<LockGuard> {
     let request = LockRequest {
         scope: scope.clone(),
@@ -212,6 +255,7 @@ async fn lock(
     };
     let printer = ctx.printer.clone();
     let options = AcquireOptions {
+        lease,
         timeout: args.lock_timeout,
         on_wait: Some(Arc::new(move |holder, waited| {
             printer.info(&format!(
@@ -258,7 +302,8 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
     let selection = selection(&args.common, &known)?;
     let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
     block_on(async {
-        let Started { backends, scope, runner, deployment_id, guard } = start(ctx, &s, "apply", &args.common).await?;
+        let Started { backends, scope, runner, deployment_id, guard, interrupt } =
+            start(ctx, &s, "apply", &args.common).await?;
         let result = async {
             let mut session = open_session(ctx, &backends, &scope, &guard).await?;
             if let Some(t) = guard.takeover() {
@@ -291,12 +336,15 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
                     ctx.printer.info(text.trim_end());
                 }
                 if stack.requires_approval() {
-                    approve(ctx, &format!("environment `{}` requires approval", s.env), args.common.auto_approve)?;
+                    approve(
+                        ctx,
+                        &format!("environment `{}` requires approval", s.env),
+                        args.common.auto_approve,
+                        &interrupt,
+                    )
+                    .await?;
                 }
-                match runner.version(&tokio::sync::watch::channel(false).1).await {
-                    Ok(v) => ctx.printer.detail(&format!("using pulumi {v} at {}", runner.binary().display())),
-                    Err(e) => return Err(Failure::new(ExitStatus::Error, e.to_string()).into()),
-                }
+                check_pulumi(ctx, &runner, &interrupt).await?;
             }
             let input = ApplyInput { stack, graph: &s.prepared.graph, emit: &s.emit, selection: selection.clone() };
             let opts = RunOptions {
@@ -305,6 +353,7 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
                 parallelism,
                 keep_going: args.common.keep_going,
                 progress: progress(ctx),
+                interrupt: interrupt.clone(),
             };
             let report = deploy::apply(&mut session, runner, &input, &plan, guard.watch(), &opts)
                 .await
@@ -396,7 +445,8 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
     let stack = &s.prepared.stack;
     let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
     block_on(async {
-        let Started { backends, scope, runner, deployment_id, guard } = start(ctx, &s, "destroy", &args.common).await?;
+        let Started { backends, scope, runner, deployment_id, guard, interrupt } =
+            start(ctx, &s, "destroy", &args.common).await?;
         let result = async {
             let mut session = open_session(ctx, &backends, &scope, &guard).await?;
             let live: BTreeSet<String> = session
@@ -435,7 +485,8 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
                 } else {
                     format!("destroy deletes {} component(s)", targets.len())
                 };
-                approve(ctx, &question, args.common.auto_approve)?;
+                approve(ctx, &question, args.common.auto_approve, &interrupt).await?;
+                check_pulumi(ctx, &runner, &interrupt).await?;
             }
             let opts = RunOptions {
                 operation: "destroy",
@@ -443,6 +494,7 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
                 parallelism,
                 keep_going: args.common.keep_going,
                 progress: progress(ctx),
+                interrupt: interrupt.clone(),
             };
             let report = deploy::destroy(&mut session, runner, &targets, guard.watch(), &opts).await.map_err(Failure::from)?;
             anyhow::Ok(report)

@@ -100,7 +100,11 @@ pub fn run(ctx: &Context, args: StateArgs) -> Result<ExitStatus> {
                     // Whatever the stack's granularity, a push replaces the whole state.
                     services_may_lock: true,
                 };
-                let options = AcquireOptions { timeout: push.lock_timeout, ..AcquireOptions::default() };
+                let options = AcquireOptions {
+                    lease: config.lock_lease,
+                    timeout: push.lock_timeout,
+                    ..AcquireOptions::default()
+                };
                 let guard = acquire(Arc::clone(&backends.locks), &request, &options).await.map_err(Failure::from)?;
                 let watch = guard.watch();
                 let result =

@@ -48,6 +48,24 @@ pub struct RunOptions {
     pub parallelism: usize,
     pub keep_going: bool,
     pub progress: Progress,
+    /// Flips to `true` on Ctrl-C (see [`interrupts`]); forwarded to every
+    /// running `pulumi`.
+    pub interrupt: Interrupt,
+}
+
+/// Listens for SIGINT from now on (the default action, dying on the spot,
+/// is replaced for the rest of the process) and flips the returned
+/// receiver to `true` at the first one. Install it right after the lock is
+/// taken, so no Ctrl-C can leave the lock behind.
+pub fn interrupts() -> std::io::Result<Interrupt> {
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        while sigint.recv().await.is_some() {
+            let _ = tx.send(true);
+        }
+    });
+    Ok(rx)
 }
 
 /// One unit of work: a component's Pulumi stack brought up or destroyed.
@@ -214,15 +232,15 @@ struct Scheduler<'o> {
     lock: LockWatch,
     opts: &'o RunOptions,
     env: String,
-    interrupt_tx: watch::Sender<bool>,
     interrupt: Interrupt,
     interrupted: bool,
 }
 
 impl<'o> Scheduler<'o> {
     fn new(runner: Arc<Runner>, lock: LockWatch, opts: &'o RunOptions, env: &str) -> Self {
-        let (interrupt_tx, interrupt) = watch::channel(false);
-        Scheduler { runner, lock, opts, env: env.to_string(), interrupt_tx, interrupt, interrupted: false }
+        let interrupt = opts.interrupt.clone();
+        let interrupted = *interrupt.borrow();
+        Scheduler { runner, lock, opts, env: env.to_string(), interrupt, interrupted }
     }
 
     /// Runs `jobs`. Apply jobs wait for their dependencies; destroy jobs
@@ -291,9 +309,11 @@ impl<'o> Scheduler<'o> {
         let mut inputs_of: BTreeMap<String, Option<String>> = BTreeMap::new();
         // A state write that failed: stop, let running components finish, then report it.
         let mut state_failure: Option<StateError> = None;
-        // Installed once, before any child starts, so no Ctrl-C is missed.
-        let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-            .map_err(|e| StateError::Corrupt { location: "signal handler".into(), detail: e.to_string() })?;
+        let mut interrupt = self.interrupt.clone();
+        let mut interrupt_closed = false;
+        if self.interrupted {
+            self.opts.progress.event("-", "interrupt", "interrupted before anything started");
+        }
         loop {
             // Skip what depends on a failure; start what is ready.
             loop {
@@ -456,11 +476,15 @@ impl<'o> Scheduler<'o> {
                         }
                     }
                 }
-                _ = sigint.recv(), if !self.interrupted => {
-                    self.interrupted = true;
-                    stop = true;
-                    self.opts.progress.event("-", "interrupt", "forwarding Ctrl-C to running pulumi processes and waiting for them");
-                    let _ = self.interrupt_tx.send(true);
+                changed = interrupt.changed(), if !self.interrupted && !interrupt_closed => {
+                    // The running tasks see the same flag and signal their pulumi.
+                    if changed.is_err() {
+                        interrupt_closed = true;
+                    } else if *interrupt.borrow() {
+                        self.interrupted = true;
+                        stop = true;
+                        self.opts.progress.event("-", "interrupt", "forwarding Ctrl-C to running pulumi processes and waiting for them");
+                    }
                 }
                 _ = lock.changed(), if !lock_lost => {
                     if self.is_lock_lost() {

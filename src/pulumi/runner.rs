@@ -27,6 +27,33 @@ use crate::state::types::SECRET_PLACEHOLDER;
 /// How to tell a running child to stop: flips to `true` once (Ctrl-C).
 pub type Interrupt = watch::Receiver<bool>;
 
+/// The oldest `pulumi` panka runs: DIY backends with update locks that
+/// `pulumi cancel` clears, `up --json` engine events, the YAML runtime, and
+/// the pulumi-aws v7 provider.
+pub const MIN_VERSION: (u64, u64, u64) = (3, 100, 0);
+
+/// Reads `v3.140.0` (or `3.140.0-dev.0`, `v3.140.0+dirty`) and refuses a
+/// version older than [`MIN_VERSION`].
+pub fn check_version(text: &str) -> Result<(u64, u64, u64), RunError> {
+    let min = format!("v{}.{}.{}", MIN_VERSION.0, MIN_VERSION.1, MIN_VERSION.2);
+    let core = text.trim().trim_start_matches('v');
+    let core = core.split(['-', '+', ' ']).next().unwrap_or_default();
+    let parts: Vec<Option<u64>> = core.split('.').map(|p| p.parse().ok()).collect();
+    let found = match parts.as_slice() {
+        [Some(a), Some(b), Some(c)] => (*a, *b, *c),
+        _ => {
+            return Err(RunError::Output {
+                command: "pulumi version".into(),
+                detail: format!("`{}` is not a version", text.trim()),
+            })
+        }
+    };
+    if found < MIN_VERSION {
+        return Err(RunError::TooOld { found: text.trim().to_string(), min });
+    }
+    Ok(found)
+}
+
 /// How many trailing stderr lines a failure keeps.
 const STDERR_TAIL: usize = 40;
 
@@ -54,6 +81,8 @@ pub enum RunError {
     },
     #[error("`{command}` was interrupted")]
     Interrupted { command: String, stderr: String },
+    #[error("pulumi {found} is too old: panka needs {min} or newer\nhint: upgrade it (`pulumi self-update`, or see https://www.pulumi.com/docs/install/)")]
+    TooOld { found: String, min: String },
     #[error("`{command}` printed output panka could not read: {detail}")]
     Output { command: String, detail: String },
 }
@@ -429,6 +458,18 @@ mod tests {
             panic!("summary")
         };
         assert_eq!(s["create"], 4);
+    }
+
+    #[test]
+    fn versions_older_than_the_minimum_are_refused() {
+        assert_eq!(check_version("v3.140.0\n").unwrap(), (3, 140, 0));
+        assert_eq!(check_version("3.205.1-dev.0").unwrap(), (3, 205, 1));
+        assert_eq!(check_version("v3.205.0-pulumi-double").unwrap(), (3, 205, 0));
+        assert_eq!(check_version("v4.0.0+dirty").unwrap(), (4, 0, 0));
+        let old = check_version("v3.99.9").unwrap_err().to_string();
+        assert!(old.contains("v3.99.9 is too old") && old.contains("v3.100.0"), "{old}");
+        assert!(matches!(check_version("v2.25.2"), Err(RunError::TooOld { .. })));
+        assert!(matches!(check_version("warning: something"), Err(RunError::Output { .. })));
     }
 
     #[test]

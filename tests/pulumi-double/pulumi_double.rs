@@ -15,7 +15,8 @@
 //! Fault injection and observation, by environment:
 //! - `PULUMI_DOUBLE_FAIL=<project>[,<project>…]`: `up` of those projects fails;
 //! - `PULUMI_DOUBLE_SLEEP_MS=<n>`: `up` and `destroy` take n ms;
-//! - `PULUMI_DOUBLE_HANG=<project>`: `up` of that project never ends (until SIGINT);
+//! - `PULUMI_DOUBLE_HANG=<project>`: `up` of that project never ends (until SIGINT,
+//!   or until its parent dies: then it exits leaving its lock behind);
 //! - `PULUMI_DOUBLE_SECRET_OUTPUTS=<name>[,…]`: those outputs are secrets;
 //! - `PULUMI_DOUBLE_LOG=<file>`: one line per call: `<command> <project> <stack>`;
 //! - `PULUMI_DOUBLE_TIMING=<file>`: one line per call: `<project> <microseconds>`
@@ -73,7 +74,9 @@ fn env_list(name: &str) -> Vec<String> {
 async fn run(args: &[String]) -> Result<(), Fail> {
     let words: Vec<&str> = args.iter().take_while(|a| !a.starts_with('-')).map(String::as_str).collect();
     if words.first() == Some(&"version") {
-        println!("v3.0.0-pulumi-double");
+        // The version it answers for (PULUMI_DOUBLE_VERSION), marked as the double's.
+        let v = std::env::var("PULUMI_DOUBLE_VERSION").unwrap_or_else(|_| "v3.205.0".into());
+        println!("{v}-pulumi-double");
         return Ok(());
     }
     let url = std::env::var("PULUMI_BACKEND_URL")
@@ -272,7 +275,7 @@ async fn up(backend: &Backend, program: &Value, project: &str, stack: &str, key:
         if i == half {
             sleep().await;
             if hang {
-                std::future::pending::<()>().await;
+                hang_until_orphaned().await;
             }
             if failing {
                 let msg = format!("  {ty} ({name}):\n    error: creating {ty} ({name}): operation error: injected failure by PULUMI_DOUBLE_FAIL\n");
@@ -291,7 +294,7 @@ async fn up(backend: &Backend, program: &Value, project: &str, stack: &str, key:
     if count == 0 {
         sleep().await;
         if hang {
-            std::future::pending::<()>().await;
+            hang_until_orphaned().await;
         }
     }
     let secrets = env_list("PULUMI_DOUBLE_SECRET_OUTPUTS");
@@ -500,6 +503,22 @@ impl Backend {
                     )?;
                 Ok(out.contents().iter().filter_map(|o| o.key()).map(|k| k[prefix.len()..].to_string()).collect())
             }
+        }
+    }
+}
+
+/// `PULUMI_DOUBLE_HANG`: never finishes, until SIGINT (handled by the
+/// caller) or until the process that started it dies. Then it exits at once
+/// and leaves its update lock behind, as a Pulumi whose parent was killed
+/// mid-update does (its next write to the closed pipe kills it).
+async fn hang_until_orphaned() {
+    // SAFETY: getppid has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        // SAFETY: as above.
+        if unsafe { libc::getppid() } != parent {
+            std::process::exit(255);
         }
     }
 }
