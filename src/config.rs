@@ -203,14 +203,10 @@ impl Config {
             |key: &str, file_value: &Option<String>| env(key).filter(|v| !v.is_empty()).or_else(|| file_value.clone());
         let parse_enum = |key: &str, raw: Option<String>, allowed: &[&str]| -> Result<Option<String>, LoadFailure> {
             match raw {
-                Some(v) if !allowed.contains(&v.as_str()) => {
-                    let mut d = Diagnostics::default();
-                    d.push(
-                        Diagnostic::error("config", None, format!("{key}=`{v}` is not valid"))
-                            .with_hint(format!("use one of: {}", allowed.join(", "))),
-                    );
-                    Err(LoadFailure { sources: Sources::default(), diagnostics: d })
-                }
+                Some(v) if !allowed.contains(&v.as_str()) => Err(config_error(
+                    format!("{key}=`{v}` is not valid"),
+                    &format!("use one of: {}", allowed.join(", ")),
+                )),
                 other => Ok(other),
             }
         };
