@@ -5,6 +5,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::os::unix::process::ExitStatusExt;
 use std::process::Output;
 
 use serde::Deserialize;
@@ -385,51 +386,222 @@ fn apply_of_a_saved_plan_refuses_when_the_state_moved() {
     assert!(ups(&f.take_calls()).is_empty());
 }
 
+/// panka started in the background (for signals and pty tests).
+fn spawn(f: &Fixture, args: &[&str], extra: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_panka"));
+    cmd.current_dir(&f.stack)
+        .env("HOME", std::env::temp_dir().join("panka-test-home-does-not-exist"))
+        .env("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
+        .env("PULUMI_DOUBLE_LOG", &f.log)
+        .args(args)
+        .arg("--pulumi")
+        .arg(double())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Waits until the double's call log contains `line`.
+fn wait_for_call(f: &Fixture, line: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !std::fs::read_to_string(&f.log).unwrap_or_default().contains(line) {
+        assert!(std::time::Instant::now() < deadline, "`{line}` never happened");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The child's exit and output, or a panic (after killing it) past `secs`.
+fn wait_exit(mut child: std::process::Child, secs: u64) -> (std::process::ExitStatus, Output) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, child.wait_with_output().unwrap());
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("panka did not stop within {secs}s\n{}", stderr(&out));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: signalling a child we spawned and have not reaped.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+fn lock_files(f: &Fixture) -> usize {
+    std::fs::read_dir(f.stack.join(".panka/locks")).map(|d| d.count()).unwrap_or(0)
+}
+
 #[test]
 fn sigint_mid_apply_is_forwarded_checkpointed_and_the_lock_released() {
     let f = Fixture::new("minimal");
+    let child = spawn(&f, &["apply", "--auto-approve"], &[("PULUMI_DOUBLE_HANG", "orders-worker")]);
+    wait_for_call(&f, "up orders-worker");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    signal(&child, libc::SIGINT);
+    let (status, out) = wait_exit(child, 10);
+    assert_eq!(status.code(), Some(130), "{}", stderr(&out));
+    let state = f.state("minimal");
+    assert_eq!(state.components["orders/jobs"].status, "deployed");
+    assert_eq!(state.components["orders/worker"].status, "failed");
+    assert_eq!(lock_files(&f), 0);
+    // The double released its Pulumi lock on SIGINT, so the next apply just works.
+    let o = f.run(&["apply", "--auto-approve"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn sigkill_mid_apply_then_the_next_apply_takes_over_and_reconciles() {
+    let f = Fixture::new("minimal");
+    let lease = [("PANKA_LOCKS_LEASE", "2s")];
+    let child =
+        spawn(&f, &["apply", "--auto-approve"], &[("PULUMI_DOUBLE_HANG", "orders-worker"), lease[0]]);
+    wait_for_call(&f, "up orders-worker");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    signal(&child, libc::SIGKILL);
+    let (status, _) = wait_exit(child, 10);
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    // The dead run left everything behind: its lock, the worker in progress,
+    // and (once the orphaned double notices) the worker's Pulumi lock.
+    assert_eq!(lock_files(&f), 1);
+    assert_eq!(f.state("minimal").components["orders/worker"].status, "in-progress");
+    let pulumi_locks = f.stack.join(".panka/stacks/minimal/dev/pulumi/.pulumi/locks/orders-worker/dev");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::read_dir(&pulumi_locks).map(|d| d.count()).unwrap_or(0) == 0 {
+        assert!(std::time::Instant::now() < deadline, "no Pulumi lock left at {}", pulumi_locks.display());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    f.take_calls();
+    // Waiting outlasts the dead holder's lease: take over, cancel the dead
+    // run's Pulumi lock, re-up the component it left in progress.
+    let o = f.run(&["apply", "--auto-approve", "--lock-timeout", "30s", "--output", "json"], &lease);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("took over the expired lock"), "{}", stderr(&o));
+    let calls = f.take_calls();
+    let pos = |s: &str| calls.iter().position(|c| c == s).unwrap_or_else(|| panic!("no `{s}` in {calls:?}"));
+    assert!(pos("cancel orders-worker dev") < pos("up orders-worker dev"), "{calls:?}");
+    assert_eq!(ups(&calls), ["orders-worker"], "the finished component is not re-run");
+    let state: Value = serde_json::from_slice(&std::fs::read(f.state_path("minimal")).unwrap()).unwrap();
+    assert!(state["metadata"]["lock_takeover"].is_object(), "{state:#}");
+    assert_eq!(state["components"]["orders/worker"]["status"], "deployed");
+    assert_eq!(lock_files(&f), 0);
+    assert_eq!(std::fs::read_dir(&pulumi_locks).map(|d| d.count()).unwrap_or(0), 0);
+}
+
+#[test]
+fn a_lock_lost_mid_apply_starts_nothing_new_writes_nothing_and_exits_3() {
+    let f = Fixture::new("minimal");
+    let env = [("PANKA_LOCKS_LEASE", "2s"), ("PULUMI_DOUBLE_SLEEP_MS", "3000")];
+    let child = spawn(&f, &["apply", "--auto-approve"], &env);
+    wait_for_call(&f, "up orders-jobs");
+    let before = std::fs::read(f.state_path("minimal")).unwrap();
+    // Someone else breaks the lock (as `panka unlock --force` does).
+    let o = f.run(&["locks", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let locks: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let id = locks["locks"][0]["lockId"].as_str();
+    let id = id.unwrap_or_else(|| panic!("no lock id in {locks:#}")).to_string();
+    let o = f.run(&["unlock", "--force", &id], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (status, out) = wait_exit(child, 20);
+    assert_eq!(status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lost"), "{}", stderr(&out));
+    let calls = f.take_calls();
+    assert!(!calls.iter().any(|c| c.starts_with("up orders-worker")), "the dependent started: {calls:?}");
+    assert_eq!(std::fs::read(f.state_path("minimal")).unwrap(), before, "the state was written after the lock was lost");
+}
+
+/// panka with a pseudo-terminal as stdin (so it may ask), stderr collected
+/// on a thread; returns the child, the pty's writing end and the stderr text.
+fn spawn_on_a_terminal(
+    f: &Fixture,
+    args: &[&str],
+) -> (std::process::Child, std::fs::File, std::sync::Arc<std::sync::Mutex<String>>) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two descriptors we then own.
+    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty failed");
+    // SAFETY: both descriptors were just opened and are owned by nothing else.
+    let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(slave)) };
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_panka"))
         .current_dir(&f.stack)
         .env("HOME", std::env::temp_dir().join("panka-test-home-does-not-exist"))
         .env("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
         .env("PULUMI_DOUBLE_LOG", &f.log)
-        .env("PULUMI_DOUBLE_HANG", "orders-worker")
-        .args(["apply", "--auto-approve", "--pulumi", double()])
+        .args(args)
+        .arg("--pulumi")
+        .arg(double())
+        .stdin(slave)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut err = child.stderr.take().unwrap();
+    let sink = std::sync::Arc::clone(&text);
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = err.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    (child, master, text)
+}
+
+fn wait_for_text(text: &std::sync::Mutex<String>, what: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !std::fs::read_to_string(&f.log).unwrap_or_default().contains("up orders-worker") {
-        assert!(std::time::Instant::now() < deadline, "the worker never started");
+    while !text.lock().unwrap().contains(what) {
+        assert!(std::time::Instant::now() < deadline, "`{what}` never shown; stderr so far:\n{}", text.lock().unwrap());
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    // SAFETY: signalling a child we spawned and have not reaped.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let mut status = None;
-    for _ in 0..200 {
-        if let Some(s) = child.try_wait().unwrap() {
-            status = Some(s);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let Some(status) = status else {
-        let _ = child.kill();
-        panic!("panka did not stop after SIGINT");
-    };
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(status.code(), Some(130), "{}", stderr(&out));
-    let state = f.state("minimal");
-    assert_eq!(state.components["orders/jobs"].status, "deployed");
-    assert_eq!(state.components["orders/worker"].status, "failed");
-    assert_eq!(std::fs::read_dir(f.stack.join(".panka/locks")).map(|d| d.count()).unwrap_or(0), 0);
-    // The double released its Pulumi lock on SIGINT, so the next apply just works.
-    let o = f.run(&["apply", "--auto-approve"], &[]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn at_the_approval_prompt_ctrl_c_changes_nothing_and_yes_deploys() {
+    use std::io::Write;
+    let f = Fixture::new("minimal");
+    let stack = f.stack.join("stack.yaml");
+    let text = std::fs::read_to_string(&stack).unwrap();
+    std::fs::write(&stack, format!("{text}  deployment:\n    requireApproval: [dev]\n")).unwrap();
+
+    let (child, _master, err) = spawn_on_a_terminal(&f, &["apply"]);
+    wait_for_text(&err, "Type `yes` to continue");
+    assert_eq!(lock_files(&f), 1, "the lock is held while asking");
+    signal(&child, libc::SIGINT);
+    let (status, _) = wait_exit(child, 10);
+    assert_eq!(status.code(), Some(130), "{}", err.lock().unwrap());
+    assert!(err.lock().unwrap().contains("nothing was changed"), "{}", err.lock().unwrap());
+    assert_eq!(lock_files(&f), 0, "the lock is released");
+    assert!(ups(&f.take_calls()).is_empty());
+    assert!(!f.state_path("minimal").exists());
+
+    let (child, mut master, err) = spawn_on_a_terminal(&f, &["apply"]);
+    wait_for_text(&err, "Type `yes` to continue");
+    master.write_all(b"no\n").unwrap();
+    let (status, _) = wait_exit(child, 10);
+    assert_eq!(status.code(), Some(2), "{}", err.lock().unwrap());
+    assert!(ups(&f.take_calls()).is_empty());
+
+    let (child, mut master, err) = spawn_on_a_terminal(&f, &["apply"]);
+    wait_for_text(&err, "Type `yes` to continue");
+    master.write_all(b"yes\n").unwrap();
+    let (status, _) = wait_exit(child, 20);
+    assert_eq!(status.code(), Some(0), "{}", err.lock().unwrap());
+    assert_eq!(ups(&f.take_calls()), ["orders-jobs", "orders-worker"]);
+    assert_eq!(lock_files(&f), 0);
 }
 
 #[test]
