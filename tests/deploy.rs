@@ -4,8 +4,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use serde::Deserialize;
@@ -462,8 +462,7 @@ fn sigint_mid_apply_is_forwarded_checkpointed_and_the_lock_released() {
 fn sigkill_mid_apply_then_the_next_apply_takes_over_and_reconciles() {
     let f = Fixture::new("minimal");
     let lease = [("PANKA_LOCKS_LEASE", "2s")];
-    let child =
-        spawn(&f, &["apply", "--auto-approve"], &[("PULUMI_DOUBLE_HANG", "orders-worker"), lease[0]]);
+    let child = spawn(&f, &["apply", "--auto-approve"], &[("PULUMI_DOUBLE_HANG", "orders-worker"), lease[0]]);
     wait_for_call(&f, "up orders-worker");
     std::thread::sleep(std::time::Duration::from_millis(200));
     signal(&child, libc::SIGKILL);
@@ -516,48 +515,70 @@ fn a_lock_lost_mid_apply_starts_nothing_new_writes_nothing_and_exits_3() {
     assert!(stderr(&out).contains("lost"), "{}", stderr(&out));
     let calls = f.take_calls();
     assert!(!calls.iter().any(|c| c.starts_with("up orders-worker")), "the dependent started: {calls:?}");
-    assert_eq!(std::fs::read(f.state_path("minimal")).unwrap(), before, "the state was written after the lock was lost");
+    assert_eq!(
+        std::fs::read(f.state_path("minimal")).unwrap(),
+        before,
+        "the state was written after the lock was lost"
+    );
 }
 
-/// panka with a pseudo-terminal as stdin (so it may ask), stderr collected
-/// on a thread; returns the child, the pty's writing end and the stderr text.
-fn spawn_on_a_terminal(
-    f: &Fixture,
-    args: &[&str],
-) -> (std::process::Child, std::fs::File, std::sync::Arc<std::sync::Mutex<String>>) {
-    use std::os::fd::FromRawFd;
-    let (mut master, mut slave) = (0, 0);
-    // SAFETY: openpty fills two descriptors we then own.
-    let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
-    assert_eq!(rc, 0, "openpty failed");
-    // SAFETY: both descriptors were just opened and are owned by nothing else.
-    let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(slave)) };
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_panka"))
-        .current_dir(&f.stack)
-        .env("HOME", std::env::temp_dir().join("panka-test-home-does-not-exist"))
-        .env("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
-        .env("PULUMI_DOUBLE_LOG", &f.log)
-        .args(args)
-        .arg("--pulumi")
-        .arg(double())
-        .stdin(slave)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let text = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let mut err = child.stderr.take().unwrap();
+type Collected = std::sync::Arc<std::sync::Mutex<String>>;
+
+/// Everything read from `from` until it ends, gathered on a thread.
+fn collect(mut from: impl std::io::Read + Send + 'static) -> Collected {
+    let text = Collected::default();
     let sink = std::sync::Arc::clone(&text);
     std::thread::spawn(move || {
-        use std::io::Read;
         let mut buf = [0u8; 4096];
-        while let Ok(n) = err.read(&mut buf) {
+        // A pty's master reads EIO once the last slave closes: that ends it too.
+        while let Ok(n) = from.read(&mut buf) {
             if n == 0 {
                 break;
             }
             sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
         }
     });
+    text
+}
+
+/// panka with a pseudo-terminal as stdin (so it may ask) and, with
+/// `stderr_too`, as stderr (so it draws the live view). Returns the child,
+/// the pty's master and what panka wrote to stderr.
+fn spawn_on_a_terminal(
+    f: &Fixture,
+    args: &[&str],
+    extra: &[(&str, &str)],
+    stderr_too: bool,
+) -> (std::process::Child, std::fs::File, Collected) {
+    use std::os::fd::FromRawFd;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two descriptors we then own.
+    let rc =
+        unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(rc, 0, "openpty failed");
+    // SAFETY: both descriptors were just opened and are owned by nothing else.
+    let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(slave)) };
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_panka"));
+    cmd.current_dir(&f.stack)
+        .env("HOME", std::env::temp_dir().join("panka-test-home-does-not-exist"))
+        .env("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
+        .env("PULUMI_DOUBLE_LOG", &f.log)
+        .env("TERM", "xterm")
+        .args(args)
+        .arg("--pulumi")
+        .arg(double())
+        .stdout(std::process::Stdio::piped());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    if stderr_too {
+        cmd.stderr(slave.try_clone().unwrap());
+    } else {
+        cmd.stderr(std::process::Stdio::piped());
+    }
+    let mut child = cmd.stdin(slave).spawn().unwrap();
+    drop(cmd);
+    let text = if stderr_too { collect(master.try_clone().unwrap()) } else { collect(child.stderr.take().unwrap()) };
     (child, master, text)
 }
 
@@ -577,7 +598,7 @@ fn at_the_approval_prompt_ctrl_c_changes_nothing_and_yes_deploys() {
     let text = std::fs::read_to_string(&stack).unwrap();
     std::fs::write(&stack, format!("{text}  deployment:\n    requireApproval: [dev]\n")).unwrap();
 
-    let (child, _master, err) = spawn_on_a_terminal(&f, &["apply"]);
+    let (child, _master, err) = spawn_on_a_terminal(&f, &["apply"], &[], false);
     wait_for_text(&err, "Type `yes` to continue");
     assert_eq!(lock_files(&f), 1, "the lock is held while asking");
     signal(&child, libc::SIGINT);
@@ -588,20 +609,39 @@ fn at_the_approval_prompt_ctrl_c_changes_nothing_and_yes_deploys() {
     assert!(ups(&f.take_calls()).is_empty());
     assert!(!f.state_path("minimal").exists());
 
-    let (child, mut master, err) = spawn_on_a_terminal(&f, &["apply"]);
+    let (child, mut master, err) = spawn_on_a_terminal(&f, &["apply"], &[], false);
     wait_for_text(&err, "Type `yes` to continue");
     master.write_all(b"no\n").unwrap();
     let (status, _) = wait_exit(child, 10);
     assert_eq!(status.code(), Some(2), "{}", err.lock().unwrap());
     assert!(ups(&f.take_calls()).is_empty());
 
-    let (child, mut master, err) = spawn_on_a_terminal(&f, &["apply"]);
+    let (child, mut master, err) = spawn_on_a_terminal(&f, &["apply"], &[], false);
     wait_for_text(&err, "Type `yes` to continue");
     master.write_all(b"yes\n").unwrap();
     let (status, _) = wait_exit(child, 20);
     assert_eq!(status.code(), Some(0), "{}", err.lock().unwrap());
     assert_eq!(ups(&f.take_calls()), ["orders-jobs", "orders-worker"]);
     assert_eq!(lock_files(&f), 0);
+}
+
+#[test]
+fn on_a_terminal_progress_is_a_live_view_with_a_line_per_finished_component() {
+    let f = Fixture::new("minimal");
+    let (child, _master, err) =
+        spawn_on_a_terminal(&f, &["apply", "--auto-approve"], &[("PULUMI_DOUBLE_SLEEP_MS", "400")], true);
+    let (status, out) = wait_exit(child, 20);
+    // The master may still hold bytes the reader has not taken yet.
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let err = err.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(err.contains("\u{1b}["), "redrawn with terminal escapes: {err:?}");
+    for c in ["orders/jobs", "orders/worker"] {
+        let done = err.lines().any(|l| l.contains('✓') && l.contains(c) && l.contains("create in"));
+        assert!(done, "no finished line for {c}: {err:?}");
+    }
+    assert!(!err.contains(" started create"), "plain CI lines on a terminal: {err:?}");
+    assert!(stdout(&out).contains("created"), "{}", stdout(&out));
 }
 
 #[test]

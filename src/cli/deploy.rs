@@ -2,7 +2,6 @@
 //! the deploy engine, print the summary, release.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,16 +11,17 @@ use clap::Args;
 
 use super::backends::{block_on, name_failure, open, parse_duration};
 use super::Context;
-use crate::deploy::{self, ApplyInput, Progress, ProgressMode, Report, RunOptions};
+use crate::deploy::{self, check_pulumi, ApplyInput, Progress, ProgressMode, Report, RunOptions};
 use crate::exit::{ExitStatus, Failure};
 use crate::lock::{acquire, AcquireOptions, Granularity, LockGuard, LockRequest, Owner};
 use crate::model::stack::LockGranularity;
 use crate::pipeline::{prepare, Prepared};
 use crate::plan::{self, Action, Plan};
 use crate::pulumi::emit::EmitOptions;
-use crate::pulumi::runner::{check_version, Interrupt, Runner, Secrets};
+use crate::pulumi::runner::{Interrupt, Runner, Secrets};
 use crate::scope::{Name, StackScope};
 use crate::state::{ComponentStatus, SessionOptions, StateSession};
+use crate::ui::confirm;
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -120,70 +120,17 @@ fn selection(args: &DeployArgs, known: &BTreeSet<String>) -> Result<Option<BTree
 }
 
 fn progress(ctx: &Context) -> Progress {
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     let mode = if ctx.printer.json_mode() {
         ProgressMode::Json
     } else if ctx.printer.quiet {
         ProgressMode::Quiet
+    } else if ctx.printer.stderr_is_tty && !dumb {
+        ProgressMode::Live
     } else {
         ProgressMode::Text
     };
-    Progress::new(mode, ctx.printer.verbose > 0)
-}
-
-/// Asks for `yes` on a terminal; refuses without one (exit 2). Ctrl-C at
-/// the prompt changes nothing and exits 130 (the caller releases the lock).
-async fn approve(ctx: &Context, question: &str, auto_approve: bool, interrupt: &Interrupt) -> Result<()> {
-    if auto_approve {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::new(
-            ExitStatus::Invalid,
-            format!("{question}, and there is no terminal to confirm on\nhint: pass `--auto-approve` to run without confirmation"),
-        )
-        .into());
-    }
-    {
-        let mut stderr = std::io::stderr().lock();
-        let _ = write!(stderr, "{question}. Type `yes` to continue: ");
-        let _ = stderr.flush();
-    }
-    // A plain thread, not the runtime's blocking pool: a read still blocked
-    // after Ctrl-C must not keep the process from exiting.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
-        let mut answer = String::new();
-        let read = std::io::stdin().lock().read_line(&mut answer).map(|_| answer);
-        let _ = tx.send(read);
-    });
-    let mut interrupt = interrupt.clone();
-    let interrupted = async {
-        while !*interrupt.borrow_and_update() {
-            if interrupt.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    let answer = tokio::select! {
-        answer = rx => answer.map_err(|_| anyhow::anyhow!("the confirmation prompt closed"))??,
-        () = interrupted => {
-            ctx.printer.info("");
-            return Err(Failure::new(ExitStatus::Interrupted, "interrupted at the confirmation prompt; nothing was changed").into());
-        }
-    };
-    if answer.trim() != "yes" {
-        ctx.printer.info("cancelled, nothing was changed");
-        return Err(Failure::printed(ExitStatus::Invalid).into());
-    }
-    Ok(())
-}
-
-/// `pulumi version`, refused when older than [`crate::pulumi::runner::MIN_VERSION`].
-async fn check_pulumi(ctx: &Context, runner: &Runner, interrupt: &Interrupt) -> Result<()> {
-    let version = runner.version(interrupt).await.map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;
-    check_version(&version).map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;
-    ctx.printer.detail(&format!("using pulumi {version} at {}", runner.binary().display()));
-    Ok(())
+    Progress::with_color(mode, ctx.printer.verbose > 0, ctx.printer.color)
 }
 
 /// What apply and destroy both open before they touch anything: the
@@ -264,7 +211,6 @@ async fn lock(
                 crate::lock::record::human(waited)
             ))
         })),
-        ..AcquireOptions::default()
     };
     Ok(acquire(Arc::clone(&backends.locks), &request, &options).await.map_err(Failure::from)?)
 }
@@ -336,15 +282,15 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
                     ctx.printer.info(text.trim_end());
                 }
                 if stack.requires_approval() {
-                    approve(
-                        ctx,
+                    confirm(
+                        &ctx.printer,
                         &format!("environment `{}` requires approval", s.env),
                         args.common.auto_approve,
                         &interrupt,
                     )
                     .await?;
                 }
-                check_pulumi(ctx, &runner, &interrupt).await?;
+                check_pulumi(&ctx.printer, &runner, &interrupt).await?;
             }
             let input = ApplyInput { stack, graph: &s.prepared.graph, emit: &s.emit, selection: selection.clone() };
             let opts = RunOptions {
@@ -485,8 +431,8 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
                 } else {
                     format!("destroy deletes {} component(s)", targets.len())
                 };
-                approve(ctx, &question, args.common.auto_approve, &interrupt).await?;
-                check_pulumi(ctx, &runner, &interrupt).await?;
+                confirm(&ctx.printer, &question, args.common.auto_approve, &interrupt).await?;
+                check_pulumi(&ctx.printer, &runner, &interrupt).await?;
             }
             let opts = RunOptions {
                 operation: "destroy",

@@ -68,6 +68,15 @@ pub fn interrupts() -> std::io::Result<Interrupt> {
     Ok(rx)
 }
 
+/// `pulumi version`, refused when older than [`crate::pulumi::runner::MIN_VERSION`].
+pub async fn check_pulumi(printer: &crate::ui::Printer, runner: &Runner, interrupt: &Interrupt) -> anyhow::Result<()> {
+    let failure = |e: RunError| crate::exit::Failure::new(crate::exit::ExitStatus::Error, e.to_string());
+    let version = runner.version(interrupt).await.map_err(failure)?;
+    crate::pulumi::runner::check_version(&version).map_err(failure)?;
+    printer.detail(&format!("using pulumi {version} at {}", runner.binary().display()));
+    Ok(())
+}
+
 /// One unit of work: a component's Pulumi stack brought up or destroyed.
 #[derive(Debug, Clone)]
 enum Job {
@@ -717,10 +726,10 @@ impl ComponentTask {
                 r.select(d, env, i).await?;
                 let name = self.component.clone();
                 let progress = self.progress.clone();
-                r.up(d, env, i, |e| {
-                    if let EngineEvent::Step { op, kind, .. } = e {
-                        progress.step(&name, &op, &kind);
-                    }
+                r.up(d, env, i, |e| match e {
+                    EngineEvent::Step { op, kind, .. } => progress.step(&name, &op, &kind),
+                    EngineEvent::StepDone { .. } => progress.step_done(&name),
+                    _ => {}
                 })
                 .await?;
                 r.outputs(d, env, i).await
