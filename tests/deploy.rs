@@ -645,6 +645,43 @@ fn on_a_terminal_progress_is_a_live_view_with_a_line_per_finished_component() {
 }
 
 #[test]
+fn with_service_granularity_two_services_deploy_at_once_and_no_state_write_is_lost() {
+    let f = Fixture::new("payments");
+    let stack = f.stack.join("stack.yaml");
+    let text = std::fs::read_to_string(&stack).unwrap();
+    std::fs::write(&stack, text.replace("lockGranularity: stack", "lockGranularity: service")).unwrap();
+    let o = f.run(&["apply", "--auto-approve"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let serial = f.state("payments").serial;
+    f.take_calls();
+
+    let slow = [("PULUMI_DOUBLE_SLEEP_MS", "1500")];
+    let version = ["--var", "VERSION=3.0.0", "--auto-approve"];
+    let billing = spawn(&f, &[&["apply", "--service", "billing"], &version[..]].concat(), &slow);
+    let notifications = spawn(&f, &[&["apply", "--service", "notifications"], &version[..]].concat(), &slow);
+    wait_for_call(&f, "up billing-");
+    wait_for_call(&f, "up notifications-sender");
+    // While both run: the same service, or the whole stack, is refused.
+    let o = f.run(&["apply", "--service", "billing", "--auto-approve"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = f.run(&["apply", "--auto-approve"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    for child in [billing, notifications] {
+        let (status, out) = wait_exit(child, 60);
+        assert_eq!(status.code(), Some(0), "{}", stderr(&out));
+    }
+    let calls = f.take_calls();
+    assert_eq!(ups(&calls), ["billing-invoice-worker", "billing-reconciliation", "notifications-sender"]);
+    let state = f.state("payments");
+    assert!(state.serial >= serial + 6, "every checkpoint of both runs landed: {} -> {}", serial, state.serial);
+    // Both runs' results are in the one state: only backend/api is left to update.
+    let o = f.run(&["apply", "--auto-approve", "--var", "VERSION=3.0.0", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(ups(&f.take_calls()), ["backend-api"]);
+    assert_eq!(lock_files(&f), 0);
+}
+
+#[test]
 fn apply_and_destroy_on_s3_and_dynamodb() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (bucket, table) = rt.block_on(async { (moto::new_bucket().await, moto::new_table().await) });

@@ -13,6 +13,7 @@ use super::backends::{block_on, name_failure, open, parse_duration};
 use super::Context;
 use crate::deploy::{self, check_pulumi, ApplyInput, Progress, ProgressMode, Report, RunOptions};
 use crate::exit::{ExitStatus, Failure};
+use crate::load::LoadedStack;
 use crate::lock::{acquire, AcquireOptions, Granularity, LockGuard, LockRequest, Owner};
 use crate::model::stack::LockGranularity;
 use crate::pipeline::{prepare, Prepared};
@@ -20,7 +21,7 @@ use crate::plan::{self, Action, Plan};
 use crate::pulumi::emit::EmitOptions;
 use crate::pulumi::runner::{Interrupt, Runner, Secrets};
 use crate::scope::{Name, StackScope};
-use crate::state::{ComponentStatus, SessionOptions, StateSession};
+use crate::state::{ComponentStatus, OnConflict, SessionOptions, StateSession};
 use crate::ui::confirm;
 
 #[derive(Debug, Args)]
@@ -141,6 +142,7 @@ struct Started {
     runner: Arc<Runner>,
     deployment_id: String,
     guard: LockGuard,
+    granularity: Granularity,
     /// Ctrl-C from the moment the lock is held.
     interrupt: Interrupt,
 }
@@ -154,8 +156,15 @@ async fn start(ctx: &Context, s: &Setup, operation: &str, args: &DeployArgs) -> 
     );
     let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
     let deployment_id = uuid::Uuid::new_v4().to_string();
-    let granularity = stack.stack.spec.deployment.lock_granularity;
-    let guard = lock(ctx, &backends, &scope, operation, &deployment_id, args, granularity, s.config.lock_lease).await?;
+    let stack_granularity = stack.stack.spec.deployment.lock_granularity;
+    let granularity = lock_granularity(stack_granularity, args, stack);
+    let request = LockRequest {
+        scope: scope.clone(),
+        granularity: granularity.clone(),
+        owner: Owner::current(operation, &deployment_id),
+        services_may_lock: stack_granularity == LockGranularity::Service,
+    };
+    let guard = lock(ctx, &backends, &request, args.lock_timeout, s.config.lock_lease).await?;
     let interrupt = match deploy::interrupts() {
         Ok(i) => i,
         Err(e) => {
@@ -163,7 +172,28 @@ async fn start(ctx: &Context, s: &Setup, operation: &str, args: &DeployArgs) -> 
             return Err(anyhow::anyhow!("cannot listen for Ctrl-C: {e}"));
         }
     };
-    Ok(Started { backends, scope, runner, deployment_id, guard, interrupt })
+    Ok(Started { backends, scope, runner, deployment_id, guard, granularity, interrupt })
+}
+
+/// With `lockGranularity: service`, a run confined to one service's
+/// components locks only that service, so other services of the stack can
+/// deploy at the same time. Anything wider (several services, the whole
+/// stack, a component the files no longer name) takes the stack lock.
+fn lock_granularity(
+    stack_granularity: LockGranularity,
+    args: &DeployArgs,
+    stack: &LoadedStack,
+) -> Granularity {
+    if stack_granularity != LockGranularity::Service {
+        return Granularity::Stack;
+    }
+    let known: BTreeSet<String> = stack.components.keys().map(ToString::to_string).collect();
+    let Ok(Some(selected)) = selection(args, &known) else { return Granularity::Stack };
+    let services: BTreeSet<&str> = selected.iter().filter_map(|c| c.split('/').next()).collect();
+    match services.into_iter().collect::<Vec<_>>()[..] {
+        [one] => Name::new("service", one).map_or(Granularity::Stack, Granularity::Service),
+        _ => Granularity::Stack,
+    }
 }
 
 /// The state session of a run, tied to the lock so that a lost lock stops writes.
@@ -172,38 +202,30 @@ async fn open_session(
     backends: &crate::backend::Backends,
     scope: &StackScope,
     guard: &LockGuard,
+    granularity: &Granularity,
 ) -> Result<StateSession> {
-    Ok(StateSession::open(
-        Arc::clone(&backends.state),
-        scope.clone(),
-        Some(guard.watch()),
-        SessionOptions::new(crate::lock::record::user_at_host(), ctx.stack_dir()),
-    )
+    let mut options = SessionOptions::new(crate::lock::record::user_at_host(), ctx.stack_dir());
+    if matches!(granularity, Granularity::Service(_)) {
+        // Other services' runs write the same state.json: re-read and
+        // re-apply our per-component changes when it moved under us.
+        options.on_conflict = OnConflict::Rebase;
+    }
+    Ok(StateSession::open(Arc::clone(&backends.state), scope.clone(), Some(guard.watch()), options)
     .await
     .map_err(Failure::from)?)
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn lock(
     ctx: &Context,
     backends: &crate::backend::Backends,
-    scope: &StackScope,
-    operation: &str,
-    id: &str,
-    args: &DeployArgs,
-    granularity: LockGranularity,
+    request: &LockRequest,
+    timeout: Duration,
     lease: Duration,
 ) -> Result<LockGuard> {
-    let request = LockRequest {
-        scope: scope.clone(),
-        granularity: Granularity::Stack,
-        owner: Owner::current(operation, id),
-        services_may_lock: granularity == LockGranularity::Service,
-    };
     let printer = ctx.printer.clone();
     let options = AcquireOptions {
         lease,
-        timeout: args.lock_timeout,
+        timeout,
         on_wait: Some(Arc::new(move |holder, waited| {
             printer.info(&format!(
                 "waiting for the lock held by {} ({} so far)",
@@ -212,7 +234,7 @@ async fn lock(
             ))
         })),
     };
-    Ok(acquire(Arc::clone(&backends.locks), &request, &options).await.map_err(Failure::from)?)
+    Ok(acquire(Arc::clone(&backends.locks), request, &options).await.map_err(Failure::from)?)
 }
 
 fn print_report(ctx: &Context, report: &Report) {
@@ -248,10 +270,10 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
     let selection = selection(&args.common, &known)?;
     let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
     block_on(async {
-        let Started { backends, scope, runner, deployment_id, guard, interrupt } =
+        let Started { backends, scope, runner, deployment_id, guard, granularity, interrupt } =
             start(ctx, &s, "apply", &args.common).await?;
         let result = async {
-            let mut session = open_session(ctx, &backends, &scope, &guard).await?;
+            let mut session = open_session(ctx, &backends, &scope, &guard, &granularity).await?;
             if let Some(t) = guard.takeover() {
                 ctx.printer.warn(&format!(
                     "took over the expired lock of {}; unfinished components are reconciled",
@@ -391,10 +413,10 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
     let stack = &s.prepared.stack;
     let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
     block_on(async {
-        let Started { backends, scope, runner, deployment_id, guard, interrupt } =
+        let Started { backends, scope, runner, deployment_id, guard, granularity, interrupt } =
             start(ctx, &s, "destroy", &args.common).await?;
         let result = async {
-            let mut session = open_session(ctx, &backends, &scope, &guard).await?;
+            let mut session = open_session(ctx, &backends, &scope, &guard, &granularity).await?;
             let live: BTreeSet<String> = session
                 .state()
                 .components
