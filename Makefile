@@ -36,10 +36,13 @@ schema:
 	node scripts/pulumi-aws-schema.mjs
 
 # Speed and scale figures (see bench/README.md).
-bench: bench-scale bench-locks
+bench: bench-scale bench-locks bench-apply
 
 bench-scale: build
 	python3 bench/scale.py --panka $(PANKA)
+
+bench-apply: build
+	python3 bench/apply.py --panka $(PANKA)
 
 bench-locks: venv
 	$(CARGO) bench --locked --bench lock_bench

@@ -442,11 +442,22 @@ fn lock_files(f: &Fixture) -> usize {
 
 #[test]
 fn sigint_mid_apply_is_forwarded_checkpointed_and_the_lock_released() {
+    interrupted_mid_apply(libc::SIGINT);
+}
+
+/// What a CI runner sends when a job is cancelled: handled as Ctrl-C, not
+/// dying with the pulumi children orphaned and the lock left.
+#[test]
+fn sigterm_mid_apply_is_handled_like_ctrl_c() {
+    interrupted_mid_apply(libc::SIGTERM);
+}
+
+fn interrupted_mid_apply(sig: i32) {
     let f = Fixture::new("minimal");
     let child = spawn(&f, &["apply", "--auto-approve"], &[("PULUMI_DOUBLE_HANG", "orders-worker")]);
     wait_for_call(&f, "up orders-worker");
     std::thread::sleep(std::time::Duration::from_millis(200));
-    signal(&child, libc::SIGINT);
+    signal(&child, sig);
     let (status, out) = wait_exit(child, 10);
     assert_eq!(status.code(), Some(130), "{}", stderr(&out));
     let state = f.state("minimal");

@@ -53,15 +53,24 @@ pub struct RunOptions {
     pub interrupt: Interrupt,
 }
 
-/// Listens for SIGINT from now on (the default action, dying on the spot,
-/// is replaced for the rest of the process) and flips the returned
-/// receiver to `true` at the first one. Install it right after the lock is
-/// taken, so no Ctrl-C can leave the lock behind.
+/// Listens for SIGINT and SIGTERM from now on (the default action, dying
+/// on the spot, is replaced for the rest of the process) and flips the
+/// returned receiver to `true` at the first one. SIGTERM is what CI
+/// runners send when a job is cancelled: dying then would orphan the
+/// running `pulumi` processes (each is in its own process group) and leave
+/// the lock. Install it right after the lock is taken, so no Ctrl-C can
+/// leave the lock behind.
 pub fn interrupts() -> std::io::Result<Interrupt> {
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
-        while sigint.recv().await.is_some() {
+        loop {
+            tokio::select! {
+                s = sigint.recv() => if s.is_none() { break },
+                s = sigterm.recv() => if s.is_none() { break },
+            }
             let _ = tx.send(true);
         }
     });
