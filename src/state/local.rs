@@ -5,8 +5,9 @@
 //! is synced, then renamed into place, so a reader sees the old or the new
 //! content and never a torn file. `IfAbsent` uses a no-clobber link, which
 //! fails atomically when the file exists. `IfMatch` compares the content hash
-//! and then renames; the short window between the two is covered by the
-//! stack lock that every state write holds (SPEC §13). Keys are checked to be
+//! and then renames, both under an exclusive `flock` of `.<file>.cas`, so
+//! concurrent writers from several processes (service-granularity locks)
+//! cannot both win. Keys are checked to be
 //! relative with no `.`/`..` segment before they touch the file system.
 
 use std::fs;
@@ -77,6 +78,10 @@ impl LocalStateStore {
                 })?;
             }
             Precondition::IfMatch(expected) => {
+                // Compare and rename under an exclusive advisory lock, so two
+                // processes (two service-locked runs of one stack) cannot both
+                // pass the compare and one silently overwrite the other.
+                let _guard = CasLock::take(&path)?;
                 let current = self.get_sync(key)?;
                 if current.map(|o| o.version) != Some(expected) {
                     return Err(StoreError::PreconditionFailed { key: key.to_string() });
@@ -100,6 +105,43 @@ impl LocalStateStore {
         out.retain(|l| l.key.starts_with(prefix));
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
+    }
+}
+
+/// `flock(2)` on `.<file>.cas` beside the file, held for one compare-and-rename.
+struct CasLock(fs::File);
+
+impl CasLock {
+    fn take(path: &Path) -> Result<CasLock, StoreError> {
+        use std::os::fd::AsRawFd;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
+        let lock_path = path.with_file_name(format!(".{name}.cas"));
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_error(format!("opening `{}` failed: {e}", lock_path.display()), e))?;
+        loop {
+            // SAFETY: flock on a descriptor this function owns.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+                return Ok(CasLock(file));
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(io_error(format!("locking `{}` failed: {e}", lock_path.display()), e));
+            }
+        }
+    }
+}
+
+impl Drop for CasLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: unlocking the descriptor we locked; closing would release it too.
+        unsafe {
+            libc::flock(self.0.as_raw_fd(), libc::LOCK_UN);
+        }
     }
 }
 
@@ -203,6 +245,27 @@ mod tests {
                 Err(StoreError::PreconditionFailed { .. })
             ));
         });
+    }
+
+    /// The compare and the rename of `IfMatch` happen under the `.cas`
+    /// lock: while another holder has it, a write waits (it cannot slip
+    /// between someone else's compare and rename).
+    #[test]
+    fn an_if_match_write_waits_for_the_compare_and_swap_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStateStore::new(dir.path());
+        let v1 = store.put_sync("s.json", b"one".to_vec(), Precondition::IfAbsent).unwrap();
+        let held = CasLock::take(&dir.path().join("s.json")).unwrap();
+        std::thread::scope(|scope| {
+            let writer = scope.spawn(|| store.put_sync("s.json", b"two".to_vec(), Precondition::IfMatch(v1.clone())));
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert!(!writer.is_finished(), "the write did not wait for the lock");
+            assert_eq!(fs::read(dir.path().join("s.json")).unwrap(), b"one");
+            drop(held);
+            writer.join().unwrap().unwrap();
+        });
+        assert_eq!(fs::read(dir.path().join("s.json")).unwrap(), b"two");
+        assert!(store.list_sync("").unwrap().iter().all(|l| l.key == "s.json"), "the lock file is not a key");
     }
 
     #[test]
