@@ -179,11 +179,7 @@ async fn start(ctx: &Context, s: &Setup, operation: &str, args: &DeployArgs) -> 
 /// components locks only that service, so other services of the stack can
 /// deploy at the same time. Anything wider (several services, the whole
 /// stack, a component the files no longer name) takes the stack lock.
-fn lock_granularity(
-    stack_granularity: LockGranularity,
-    args: &DeployArgs,
-    stack: &LoadedStack,
-) -> Granularity {
+fn lock_granularity(stack_granularity: LockGranularity, args: &DeployArgs, stack: &LoadedStack) -> Granularity {
     if stack_granularity != LockGranularity::Service {
         return Granularity::Stack;
     }
@@ -211,8 +207,8 @@ async fn open_session(
         options.on_conflict = OnConflict::Rebase;
     }
     Ok(StateSession::open(Arc::clone(&backends.state), scope.clone(), Some(guard.watch()), options)
-    .await
-    .map_err(Failure::from)?)
+        .await
+        .map_err(Failure::from)?)
 }
 
 async fn lock(
@@ -299,6 +295,7 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
                 check_targets(sel, &plan, state.as_ref())?;
             }
             if changes > 0 {
+                warn_uncreated_cluster(ctx, stack, &plan, &in_scope);
                 if !ctx.printer.json_mode() && !ctx.printer.quiet {
                     let text = plan::render::to_text(&plan, ctx.printer.color, false);
                     ctx.printer.info(text.trim_end());
@@ -331,6 +328,21 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
         .await;
         finish(ctx, guard, result).await
     })?
+}
+
+/// `cluster: {create: true}` is accepted, but this build has no program that
+/// creates the cluster: say so before container components deploy against
+/// a cluster that may not exist.
+fn warn_uncreated_cluster(ctx: &Context, stack: &LoadedStack, plan: &Plan, in_scope: &dyn Fn(&str) -> bool) {
+    let create = stack.stack.spec.shared.cluster.as_ref().is_some_and(|c| c.create);
+    let containers =
+        plan.changes.iter().any(|c| c.action.is_change() && c.kind.is_container() && in_scope(&c.component));
+    if create && containers {
+        ctx.printer.warn(&format!(
+            "`spec.shared.cluster.create` is not carried out by this build: the ECS cluster `{}` must already exist\nhint: create it once, or set `spec.shared.cluster.name` to an existing cluster",
+            crate::pulumi::emit::created_cluster_name(stack)
+        ));
+    }
 }
 
 /// Releases the lock whatever happened, then prints and maps the outcome.

@@ -554,6 +554,11 @@ impl<'o> Scheduler<'o> {
         }
         report.components = results.into_values().collect();
         report.components.sort_by_cached_key(|r| order_key(&r.component));
+        // Ctrl-C may have ended the last running component before the loop
+        // saw the signal itself: the run was still interrupted.
+        if *self.interrupt.borrow() {
+            self.interrupted = true;
+        }
         report.status = if lock_lost {
             RunStatus::LockLost
         } else if self.interrupted {

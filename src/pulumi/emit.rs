@@ -60,6 +60,13 @@ pub fn stack_config_yaml() -> String {
     "config:\n  pulumi:disable-default-providers:\n    - aws\n".to_string()
 }
 
+/// The name the programs use for a `cluster: {create: true}` cluster.
+/// This build does not create that cluster yet (no stack-level program):
+/// apply warns, and the cluster must exist before ECS components deploy.
+pub fn created_cluster_name(stack: &LoadedStack) -> String {
+    physical_name(NameKind::EcsService, &[stack.name(), &stack.environment])
+}
+
 /// Emits the program of component `id` of `stack`.
 pub fn emit_component(stack: &LoadedStack, id: &ComponentId, opts: &EmitOptions) -> Result<Program, EmitError> {
     let component = stack
@@ -236,9 +243,7 @@ impl<'a> Emitter<'a> {
     fn cluster_name(&self) -> Result<String, EmitError> {
         match &self.stack.stack.spec.shared.cluster {
             Some(Cluster { name: Some(n), .. }) => Ok(n.clone()),
-            Some(Cluster { create: true, .. }) => {
-                Ok(physical_name(NameKind::EcsService, &[self.stack.name(), &self.stack.environment]))
-            }
+            Some(Cluster { create: true, .. }) => Ok(created_cluster_name(self.stack)),
             _ => Err(EmitError::MissingShared {
                 component: self.name(),
                 what: "cluster",
