@@ -72,6 +72,13 @@ impl Fixture {
         text.lines().map(str::to_string).collect()
     }
 
+    /// Rewrites the copy's `stack.yaml`.
+    fn edit_stack(&self, edit: impl FnOnce(String) -> String) {
+        let path = self.stack.join("stack.yaml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(text)).unwrap();
+    }
+
     fn state_path(&self, name: &str) -> PathBuf {
         self.stack.join(".panka/stacks").join(name).join("dev/state.json")
     }
@@ -362,9 +369,7 @@ fn without_a_passphrase_or_pulumi_apply_says_what_to_do() {
 #[test]
 fn an_environment_that_requires_approval_is_refused_without_a_terminal() {
     let f = Fixture::new("minimal");
-    let stack = f.stack.join("stack.yaml");
-    let text = std::fs::read_to_string(&stack).unwrap();
-    std::fs::write(&stack, format!("{text}  deployment:\n    requireApproval: [dev]\n")).unwrap();
+    f.edit_stack(|text| format!("{text}  deployment:\n    requireApproval: [dev]\n"));
     let o = f.run(&["apply"], &[]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("--auto-approve"), "{}", stderr(&o));
@@ -607,9 +612,7 @@ fn wait_for_text(text: &std::sync::Mutex<String>, what: &str) {
 fn at_the_approval_prompt_ctrl_c_changes_nothing_and_yes_deploys() {
     use std::io::Write;
     let f = Fixture::new("minimal");
-    let stack = f.stack.join("stack.yaml");
-    let text = std::fs::read_to_string(&stack).unwrap();
-    std::fs::write(&stack, format!("{text}  deployment:\n    requireApproval: [dev]\n")).unwrap();
+    f.edit_stack(|text| format!("{text}  deployment:\n    requireApproval: [dev]\n"));
 
     let (child, _master, err) = spawn_on_a_terminal(&f, &["apply"], &[], false);
     wait_for_text(&err, "Type `yes` to continue");
@@ -660,9 +663,7 @@ fn on_a_terminal_progress_is_a_live_view_with_a_line_per_finished_component() {
 #[test]
 fn with_service_granularity_two_services_deploy_at_once_and_no_state_write_is_lost() {
     let f = Fixture::new("payments");
-    let stack = f.stack.join("stack.yaml");
-    let text = std::fs::read_to_string(&stack).unwrap();
-    std::fs::write(&stack, text.replace("lockGranularity: stack", "lockGranularity: service")).unwrap();
+    f.edit_stack(|text| text.replace("lockGranularity: stack", "lockGranularity: service"));
     let o = f.run(&["apply", "--auto-approve"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let serial = f.state("payments").serial;
