@@ -131,7 +131,7 @@ fn progress(ctx: &Context) -> Progress {
     } else {
         ProgressMode::Text
     };
-    Progress::with_color(mode, ctx.printer.verbose > 0, ctx.printer.color)
+    Progress::new(mode, ctx.printer.verbose > 0, ctx.printer.color)
 }
 
 /// What apply and destroy both open before they touch anything: the
@@ -147,7 +147,15 @@ struct Started {
     interrupt: Interrupt,
 }
 
-async fn start(ctx: &Context, s: &Setup, operation: &str, args: &DeployArgs) -> Result<Started> {
+/// `selected`: the components the run is confined to, if it is (they pick
+/// the lock's granularity).
+async fn start(
+    ctx: &Context,
+    s: &Setup,
+    operation: &str,
+    args: &DeployArgs,
+    selected: Option<&BTreeSet<String>>,
+) -> Result<Started> {
     let stack = &s.prepared.stack;
     let backends = open(ctx, &s.config).await?;
     let scope = backends.tenant.stack(
@@ -157,7 +165,7 @@ async fn start(ctx: &Context, s: &Setup, operation: &str, args: &DeployArgs) -> 
     let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
     let deployment_id = uuid::Uuid::new_v4().to_string();
     let stack_granularity = stack.stack.spec.deployment.lock_granularity;
-    let granularity = lock_granularity(stack_granularity, args, stack);
+    let granularity = lock_granularity(stack_granularity, selected);
     let request = LockRequest {
         scope: scope.clone(),
         granularity: granularity.clone(),
@@ -179,12 +187,10 @@ async fn start(ctx: &Context, s: &Setup, operation: &str, args: &DeployArgs) -> 
 /// components locks only that service, so other services of the stack can
 /// deploy at the same time. Anything wider (several services, the whole
 /// stack, a component the files no longer name) takes the stack lock.
-fn lock_granularity(stack_granularity: LockGranularity, args: &DeployArgs, stack: &LoadedStack) -> Granularity {
-    if stack_granularity != LockGranularity::Service {
+fn lock_granularity(stack_granularity: LockGranularity, selected: Option<&BTreeSet<String>>) -> Granularity {
+    let (LockGranularity::Service, Some(selected)) = (stack_granularity, selected) else {
         return Granularity::Stack;
-    }
-    let known: BTreeSet<String> = stack.components.keys().map(ToString::to_string).collect();
-    let Ok(Some(selected)) = selection(args, &known) else { return Granularity::Stack };
+    };
     let services: BTreeSet<&str> = selected.iter().filter_map(|c| c.split('/').next()).collect();
     match services.into_iter().collect::<Vec<_>>()[..] {
         [one] => Name::new("service", one).map_or(Granularity::Stack, Granularity::Service),
@@ -267,7 +273,7 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
     let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
     block_on(async {
         let Started { backends, scope, runner, deployment_id, guard, granularity, interrupt } =
-            start(ctx, &s, "apply", &args.common).await?;
+            start(ctx, &s, "apply", &args.common, selection.as_ref()).await?;
         let result = async {
             let mut session = open_session(ctx, &backends, &scope, &guard, &granularity).await?;
             if let Some(t) = guard.takeover() {
@@ -424,9 +430,13 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
     let s = setup(ctx)?;
     let stack = &s.prepared.stack;
     let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
+    // Before the state is read, only the files name components; a target
+    // they no longer name makes this `None` and the run locks the stack.
+    let known: BTreeSet<String> = stack.components.keys().map(ToString::to_string).collect();
+    let in_files = selection(&args.common, &known).ok().flatten();
     block_on(async {
         let Started { backends, scope, runner, deployment_id, guard, granularity, interrupt } =
-            start(ctx, &s, "destroy", &args.common).await?;
+            start(ctx, &s, "destroy", &args.common, in_files.as_ref()).await?;
         let result = async {
             let mut session = open_session(ctx, &backends, &scope, &guard, &granularity).await?;
             let live: BTreeSet<String> = session

@@ -66,12 +66,8 @@ impl Row {
 }
 
 impl Progress {
-    pub fn new(mode: ProgressMode, steps: bool) -> Self {
-        Progress::with_color(mode, steps, false)
-    }
-
     /// `color` paints the live view's end marks; other modes never use color.
-    pub fn with_color(mode: ProgressMode, steps: bool, color: bool) -> Self {
+    pub fn new(mode: ProgressMode, steps: bool, color: bool) -> Self {
         let live = (mode == ProgressMode::Live).then(|| {
             Arc::new(Live {
                 multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)),
@@ -128,11 +124,7 @@ impl Progress {
     /// Takes the live view off the screen (before the summary is printed).
     pub fn finish(&self) {
         if let Some(live) = &self.live {
-            let rows = std::mem::take(&mut *live.rows.lock().unwrap_or_else(|e| e.into_inner()));
-            for row in rows.into_values() {
-                row.bar.finish_and_clear();
-            }
-            let _ = live.multi.clear();
+            live.clear();
         }
     }
 
@@ -174,13 +166,20 @@ impl Progress {
     }
 }
 
-impl Drop for Live {
-    /// Whatever way the run ends, no half-drawn rows are left on the screen.
-    fn drop(&mut self) {
-        for row in self.rows.get_mut().unwrap_or_else(|e| e.into_inner()).values() {
+impl Live {
+    fn clear(&self) {
+        let rows = std::mem::take(&mut *self.rows.lock().unwrap_or_else(|e| e.into_inner()));
+        for row in rows.into_values() {
             row.bar.finish_and_clear();
         }
         let _ = self.multi.clear();
+    }
+}
+
+impl Drop for Live {
+    /// Whatever way the run ends, no half-drawn rows are left on the screen.
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
@@ -215,7 +214,7 @@ mod tests {
 
     #[test]
     fn the_live_view_forgets_a_component_when_it_ends() {
-        let p = Progress::with_color(ProgressMode::Live, false, false);
+        let p = Progress::new(ProgressMode::Live, false, false);
         let live = p.live.clone().unwrap();
         live.multi.set_draw_target(ProgressDrawTarget::hidden());
         p.event("orders/jobs", "started", "create");
