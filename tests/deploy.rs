@@ -395,6 +395,11 @@ fn apply_of_a_saved_plan_refuses_when_the_state_moved() {
 
 /// panka started in the background (for signals and pty tests).
 fn spawn(f: &Fixture, args: &[&str], extra: &[(&str, &str)]) -> std::process::Child {
+    background(f, args, extra).spawn().unwrap()
+}
+
+/// The panka command of [`spawn`], stdout and stderr piped.
+fn background(f: &Fixture, args: &[&str], extra: &[(&str, &str)]) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_panka"));
     cmd.current_dir(&f.stack)
         .env("HOME", std::env::temp_dir().join("panka-test-home-does-not-exist"))
@@ -408,7 +413,7 @@ fn spawn(f: &Fixture, args: &[&str], extra: &[(&str, &str)]) -> std::process::Ch
     for (k, v) in extra {
         cmd.env(k, v);
     }
-    cmd.spawn().unwrap()
+    cmd
 }
 
 /// Waits until the double's call log contains `line`.
@@ -576,23 +581,10 @@ fn spawn_on_a_terminal(
     assert_eq!(rc, 0, "openpty failed");
     // SAFETY: both descriptors were just opened and are owned by nothing else.
     let (master, slave) = unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(slave)) };
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_panka"));
-    cmd.current_dir(&f.stack)
-        .env("HOME", std::env::temp_dir().join("panka-test-home-does-not-exist"))
-        .env("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
-        .env("PULUMI_DOUBLE_LOG", &f.log)
-        .env("TERM", "xterm")
-        .args(args)
-        .arg("--pulumi")
-        .arg(double())
-        .stdout(std::process::Stdio::piped());
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
+    let mut cmd = background(f, args, extra);
+    cmd.env("TERM", "xterm");
     if stderr_too {
         cmd.stderr(slave.try_clone().unwrap());
-    } else {
-        cmd.stderr(std::process::Stdio::piped());
     }
     let mut child = cmd.stdin(slave).spawn().unwrap();
     drop(cmd);
