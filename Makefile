@@ -6,7 +6,7 @@ VENV    := .venv
 CARGO   ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: build example test venv schema bench bench-scale bench-locks lint fmt clean
+.PHONY: build example test venv schema pulumi bench bench-scale bench-locks bench-apply bench-pulumi lint fmt clean
 
 build:
 	$(CARGO) build --release --locked
@@ -16,9 +16,10 @@ example: build
 	$(PANKA) validate -C examples/payments
 	$(PANKA) plan -C examples/payments -e dev
 
-# The whole test suite: unit, end-to-end (the real binary on fixtures) and
-# the AWS-facing tests against a moto server the harness starts itself.
-test: build venv schema
+# The whole test suite: unit, end-to-end (the real binary on fixtures), the
+# AWS-facing tests against a moto server the harness starts itself, and
+# apply/destroy through the real Pulumi engine (`make pulumi`).
+test: build venv schema pulumi
 ifeq ($(NEXTEST),yes)
 	$(CARGO) nextest run --release --locked --no-fail-fast
 else
@@ -34,6 +35,12 @@ venv:
 # emitted program is checked against; cached under target/.
 schema:
 	node scripts/pulumi-aws-schema.mjs
+
+# The real Pulumi CLI and YAML language host, built from their published Go
+# modules at pinned versions, and the stand-in AWS provider the tests use
+# (tests/stand-in-aws), into .tools/ (cached: a second run is a no-op).
+pulumi: venv
+	bash scripts/build-pulumi.sh
 
 # Speed and scale figures (see bench/README.md).
 bench: bench-scale bench-locks bench-apply
