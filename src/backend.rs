@@ -93,6 +93,19 @@ impl Backends {
     }
 }
 
+impl Backends {
+    /// Makes the Pulumi backend usable before the first `pulumi` call: a
+    /// DIY `file://` backend's directory must exist (Pulumi does not create
+    /// it; `stack select --create` fails without it). An S3 backend needs
+    /// nothing: its bucket is the state bucket.
+    pub fn prepare_pulumi_backend(&self, scope: &StackScope) -> std::io::Result<()> {
+        match &self.pulumi {
+            PulumiLocation::Local { root } => std::fs::create_dir_all(root.join(scope.pulumi_dir())),
+            PulumiLocation::S3 { .. } => Ok(()),
+        }
+    }
+}
+
 /// Errors opening backends are configuration errors.
 pub async fn open(settings: &BackendSettings) -> Result<Backends, NameError> {
     let tenant = Name::new("tenant", settings.tenant.as_deref().unwrap_or(DEFAULT_TENANT))?;

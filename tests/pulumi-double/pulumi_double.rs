@@ -25,7 +25,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -408,6 +408,10 @@ enum Backend {
 impl Backend {
     async fn open(url: &str) -> Result<Backend, Fail> {
         if let Some(path) = url.strip_prefix("file://") {
+            // As the real DIY backend: it never creates its root directory.
+            if !Path::new(path).is_dir() {
+                return Err(fail(format!("unable to open bucket {url}: stat {path}: no such file or directory")));
+            }
             return Ok(Backend::File(PathBuf::from(path)));
         }
         let Some(rest) = url.strip_prefix("s3://") else {
