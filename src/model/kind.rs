@@ -112,6 +112,13 @@ impl Kind {
         }
     }
 
+    /// Outputs whose values are numbers (`port`); every other output is a
+    /// string. A number read through a StackReference stays a number in
+    /// Pulumi YAML, so a string-valued field must convert it.
+    pub fn numeric_output(self, output: &str) -> bool {
+        matches!((self, output), (Kind::Rds | Kind::ElastiCache, "port"))
+    }
+
     /// Outputs whose values are secret (never printed or stored).
     pub fn secret_outputs(self) -> &'static [&'static str] {
         &[]
