@@ -37,7 +37,11 @@ fn every_example_validates_and_plans_for_every_environment() {
                 plan.changes.len(),
                 "{name}/{env}: nothing deployed, everything is created"
             );
-            assert!(plan.changes.iter().all(|c| c.wave >= 1 && c.config.is_some()));
+            // Components from wave 1; the stack's shared program (a created
+            // cluster) first, as wave 0.
+            assert!(plan.changes.iter().all(|c| (c.wave >= 1 || c.component == "_stack/shared") && c.config.is_some()));
+            let shared = plan.changes.iter().position(|c| c.component == "_stack/shared");
+            assert!(shared.is_none_or(|i| i == 0 && plan.changes[0].wave == 0), "{:?}", plan.changes[0]);
         }
     }
 }

@@ -162,6 +162,9 @@ async fn start(
         Name::new("stack", stack.name()).map_err(name_failure)?,
         Name::new("environment", &s.env).map_err(name_failure)?,
     );
+    backends
+        .prepare_pulumi_backend(&scope)
+        .with_context(|| format!("cannot create the local Pulumi backend `{}`", backends.pulumi_backend_url(&scope)))?;
     let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
     let deployment_id = uuid::Uuid::new_v4().to_string();
     let stack_granularity = stack.stack.spec.deployment.lock_granularity;
@@ -296,12 +299,16 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
                 check_saved_plan(saved, &plan)?;
             }
             let in_scope = |c: &str| selection.as_ref().is_none_or(|sel| sel.contains(c));
-            let changes = plan.changes.iter().filter(|c| c.action.is_change() && in_scope(&c.component)).count();
+            let changes = plan
+                .changes
+                .iter()
+                .filter(|c| c.action.is_change() && (in_scope(&c.component) || c.component == plan::SHARED_KEY))
+                .count();
             if let Some(sel) = &selection {
                 check_targets(sel, &plan, state.as_ref())?;
             }
+            check_shared_under_service_lock(&granularity, &plan, stack)?;
             if changes > 0 {
-                warn_uncreated_cluster(ctx, stack, &plan, &in_scope);
                 if !ctx.printer.json_mode() && !ctx.printer.quiet {
                     let text = plan::render::to_text(&plan, ctx.printer.color, false);
                     ctx.printer.info(text.trim_end());
@@ -336,18 +343,22 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
     })?
 }
 
-/// `cluster: {create: true}` is accepted, but this build has no program that
-/// creates the cluster: say so before container components deploy against
-/// a cluster that may not exist.
-fn warn_uncreated_cluster(ctx: &Context, stack: &LoadedStack, plan: &Plan, in_scope: &dyn Fn(&str) -> bool) {
-    let create = stack.stack.spec.shared.cluster.as_ref().is_some_and(|c| c.create);
-    let containers =
-        plan.changes.iter().any(|c| c.action.is_change() && c.kind.is_container() && in_scope(&c.component));
-    if create && containers {
-        ctx.printer.warn(&format!(
-            "`spec.shared.cluster.create` is not carried out by this build: the ECS cluster `{}` must already exist\nhint: create it once, or set `spec.shared.cluster.name` to an existing cluster",
-            crate::pulumi::emit::created_cluster_name(stack)
-        ));
+/// The shared program belongs to the whole stack: a run that holds only a
+/// service lock may not create or change it (SPEC §3).
+fn check_shared_under_service_lock(granularity: &Granularity, plan: &Plan, stack: &LoadedStack) -> Result<()> {
+    let Granularity::Service(service) = granularity else { return Ok(()) };
+    match plan.change(plan::SHARED_KEY) {
+        Some(c) if c.action.is_change() => Err(Failure::new(
+            ExitStatus::Invalid,
+            format!(
+                "the stack's shared program `{}` must be {}d first, and this run holds only the lock of service `{service}`\nhint: run `panka apply -e {}` without `--service`/`--component` once",
+                crate::pulumi::emit::shared_project(stack),
+                c.action,
+                stack.environment
+            ),
+        )
+        .into()),
+        _ => Ok(()),
     }
 }
 

@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: RenderArgs) -> Result<ExitStatus> {
         programs: programs
             .iter()
             .zip(written)
-            .map(|(r, path)| RenderedJson { wave: r.wave, component: r.id.to_string(), path })
+            .map(|(r, path)| RenderedJson { wave: r.wave, component: r.component.clone(), path })
             .collect(),
     };
     if ctx.printer.json_mode() {

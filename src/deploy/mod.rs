@@ -33,8 +33,9 @@ use crate::graph::Graph;
 use crate::load::LoadedStack;
 use crate::lock::{LockHealth, LockWatch};
 use crate::model::ComponentId;
+use crate::model::Kind;
 use crate::plan::{self, Action, Plan};
-use crate::pulumi::emit::{emit_component, stack_config_yaml, EmitOptions};
+use crate::pulumi::emit::{emit_component, emit_shared, stack_config_yaml, EmitOptions, SHARED_KEY};
 use crate::pulumi::runner::{EngineEvent, Interrupt, RunError, Runner};
 use crate::state::types::{ComponentState, ComponentStatus, DeploymentRecord, DeploymentStatus, State};
 use crate::state::{StateError, StateSession};
@@ -89,8 +90,26 @@ pub async fn check_pulumi(printer: &crate::ui::Printer, runner: &Runner, interru
 /// One unit of work: a component's Pulumi stack brought up or destroyed.
 #[derive(Debug, Clone)]
 enum Job {
-    Up { action: Action, kind: String, config: Value, config_hash: String, dependencies: Vec<String>, program: String },
-    Destroy,
+    Up {
+        action: Action,
+        kind: String,
+        config: Value,
+        config_hash: String,
+        dependencies: Vec<String>,
+        project: String,
+        program: String,
+    },
+    Destroy {
+        project: String,
+    },
+}
+
+impl Job {
+    fn project(&self) -> &str {
+        match self {
+            Job::Up { project, .. } | Job::Destroy { project } => project,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,13 +132,17 @@ pub struct ApplyInput<'a> {
 
 /// Components the plan changes, in scope, as jobs; deletions are left to
 /// [`destroy_jobs`].
+/// The stack's shared program is applied whatever the selection: every
+/// container component of the run needs it (the CLI refuses a
+/// service-locked run that would change it).
 fn apply_jobs(input: &ApplyInput<'_>, plan: &Plan) -> Result<BTreeMap<String, Job>, String> {
     let mut jobs = BTreeMap::new();
     for c in &plan.changes {
         if !c.action.is_change() || c.action == Action::Delete {
             continue;
         }
-        if input.selection.as_ref().is_some_and(|s| !s.contains(&c.component)) {
+        let shared = c.component == SHARED_KEY;
+        if !shared && input.selection.as_ref().is_some_and(|s| !s.contains(&c.component)) {
             continue;
         }
         jobs.insert(c.component.clone(), up_job(input, &c.component, c.action)?);
@@ -128,23 +151,54 @@ fn apply_jobs(input: &ApplyInput<'_>, plan: &Plan) -> Result<BTreeMap<String, Jo
 }
 
 fn up_job(input: &ApplyInput<'_>, component: &str, action: Action) -> Result<Job, String> {
+    if component == SHARED_KEY {
+        let config = plan::shared_config(input.stack).ok_or("the stack has no shared program")?;
+        let program = emit_shared(input.stack, input.emit).map_err(|e| e.to_string())?.ok_or("no shared program")?;
+        return Ok(Job::Up {
+            action,
+            kind: Kind::Stack.to_string(),
+            config_hash: plan::hash_config(&config),
+            config,
+            dependencies: Vec::new(),
+            project: program.name.clone(),
+            program: program.to_yaml(),
+        });
+    }
     let id = ComponentId::parse(component).ok_or_else(|| format!("`{component}` is not a component id"))?;
     let c = &input.stack.components[&id];
     let config = plan::desired_config(input.stack, c);
     let program = emit_component(input.stack, &id, input.emit).map_err(|e| e.to_string())?;
+    let mut dependencies: Vec<String> = input.graph.dependencies(&id).iter().map(ToString::to_string).collect();
+    // Recorded in the state, so that destroy removes the shared program last.
+    if c.kind.is_container() && plan::has_shared(input.stack) {
+        dependencies.push(SHARED_KEY.to_string());
+    }
     Ok(Job::Up {
         action,
         kind: c.kind.to_string(),
         config_hash: plan::hash_config(&config),
         config,
-        dependencies: input.graph.dependencies(&id).iter().map(ToString::to_string).collect(),
+        dependencies,
+        project: program.name.clone(),
         program: program.to_yaml(),
     })
 }
 
-/// Destroy jobs for `components` (keys of the state).
-fn destroy_jobs(components: &[String]) -> BTreeMap<String, Job> {
-    components.iter().map(|c| (c.clone(), Job::Destroy)).collect()
+/// Destroy jobs for `components` (keys of the state), each with the Pulumi
+/// project the state recorded for it.
+fn destroy_jobs(state: &State, components: &[String]) -> BTreeMap<String, Job> {
+    components
+        .iter()
+        .map(|c| {
+            let project = state
+                .components
+                .get(c)
+                .map(|r| r.pulumi_project.clone())
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| project_of(c));
+            (c.clone(), Job::Destroy { project })
+        })
+        .collect()
 }
 
 fn project_of(component: &str) -> String {
@@ -173,7 +227,8 @@ pub async fn apply(
     let mut scheduler = Scheduler::new(runner.clone(), lock.clone(), opts, session.scope().environment.as_str());
     let mut report = scheduler.run(session, jobs, Some(input)).await?;
     if !deletions.is_empty() && report.status == RunStatus::Succeeded {
-        let mut more = scheduler.run(session, destroy_jobs(&deletions), None).await?;
+        let jobs = destroy_jobs(session.state(), &deletions);
+        let mut more = scheduler.run(session, jobs, None).await?;
         report.components.append(&mut more.components);
         report.status = more.status;
     }
@@ -191,7 +246,8 @@ pub async fn destroy(
 ) -> Result<Report, StateError> {
     let started = Instant::now();
     let mut scheduler = Scheduler::new(runner, lock, opts, session.scope().environment.as_str());
-    let mut report = scheduler.run(session, destroy_jobs(components), None).await?;
+    let jobs = destroy_jobs(session.state(), components);
+    let mut report = scheduler.run(session, jobs, None).await?;
     finish(session, &mut report, started, opts).await;
     Ok(report)
 }
@@ -282,6 +338,7 @@ impl<'o> Scheduler<'o> {
             components: Vec::new(),
             state_error: None,
             state_exit: None,
+            pulumi_locked: false,
         };
         let mut nodes: BTreeMap<String, Node> = jobs.keys().map(|k| (k.clone(), Node::Waiting)).collect();
         let mut waits: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -309,7 +366,7 @@ impl<'o> Scheduler<'o> {
                         Job::Up { dependencies, .. } => {
                             dependencies.iter().filter(|d| jobs.contains_key(*d)).cloned().collect()
                         }
-                        Job::Destroy => state
+                        Job::Destroy { .. } => state
                             .components
                             .iter()
                             .filter(|(k, c)| jobs.contains_key(*k) && c.dependencies.contains(name))
@@ -345,7 +402,7 @@ impl<'o> Scheduler<'o> {
                         waits[n].iter().find(|d| matches!(nodes.get(*d), Some(Node::Failed | Node::Skipped)))
                     {
                         let why = if nodes[bad] == Node::Failed { "failed" } else { "was skipped" };
-                        let rel = if matches!(jobs[n], Job::Destroy) { "dependent" } else { "dependency" };
+                        let rel = if matches!(jobs[n], Job::Destroy { .. }) { "dependent" } else { "dependency" };
                         reasons.insert(n.clone(), format!("{rel} `{bad}` {why}"));
                         nodes.insert(n.clone(), Node::Skipped);
                         changed = true;
@@ -394,15 +451,21 @@ impl<'o> Scheduler<'o> {
                             let inputs = match &job {
                                 Job::Up { dependencies, .. } => {
                                     let deps: Vec<ComponentId> =
-                                        dependencies.iter().filter_map(|d| ComponentId::parse(d)).collect();
+                                        // As the plan computes it: from the graph's
+                                        // dependencies (the shared program is not one).
+                                        dependencies
+                                            .iter()
+                                            .filter(|d| *d != SHARED_KEY)
+                                            .filter_map(|d| ComponentId::parse(d))
+                                            .collect();
                                     plan::inputs_hash(session.state(), &deps)
                                 }
-                                Job::Destroy => None,
+                                Job::Destroy { .. } => None,
                             };
                             nodes.insert(name.clone(), Node::Running);
                             let detail = match &job {
                                 Job::Up { action, .. } => action.as_str(),
-                                Job::Destroy => "delete",
+                                Job::Destroy { .. } => "delete",
                             };
                             self.opts.progress.event(&name, "started", detail);
                             let task = ComponentTask {
@@ -410,7 +473,7 @@ impl<'o> Scheduler<'o> {
                                 component: name.clone(),
                                 env: self.env.clone(),
                                 job,
-                                cancel_first: left_in_progress,
+                                left_in_progress,
                                 interrupt: self.interrupt.clone(),
                                 progress: self.opts.progress.clone(),
                             };
@@ -448,7 +511,7 @@ impl<'o> Scheduler<'o> {
                                 Job::Up { action: Action::Create, .. } => (Outcome::Created, Action::Create),
                                 Job::Up { action: Action::Replace, .. } => (Outcome::Replaced, Action::Replace),
                                 Job::Up { action, .. } => (Outcome::Updated, *action),
-                                Job::Destroy => (Outcome::Deleted, Action::Delete),
+                                Job::Destroy { .. } => (Outcome::Deleted, Action::Delete),
                             };
                             self.opts.progress.event(&name, "done", &format!("{} in {:.1}s", action, elapsed_ms as f64 / 1000.0));
                             results.insert(name.clone(), ComponentReport {
@@ -467,6 +530,7 @@ impl<'o> Scheduler<'o> {
                         }
                         Err(err) => {
                             let interrupted = matches!(err, RunError::Interrupted { .. });
+                            report.pulumi_locked |= matches!(err, RunError::Locked { .. });
                             nodes.insert(name.clone(), Node::Failed);
                             failed_any = true;
                             let message = err.to_string();
@@ -484,7 +548,7 @@ impl<'o> Scheduler<'o> {
                             }
                             results.insert(name.clone(), ComponentReport {
                                 component: name.clone(),
-                                action: match &job { Job::Up { action, .. } => action.to_string(), Job::Destroy => "delete".into() },
+                                action: match &job { Job::Up { action, .. } => action.to_string(), Job::Destroy { .. } => "delete".into() },
                                 outcome: if interrupted { Outcome::Interrupted } else { Outcome::Failed },
                                 duration_ms: Some(elapsed_ms), reason: None, error: Some(error),
                             });
@@ -520,7 +584,7 @@ impl<'o> Scheduler<'o> {
         for (name, node) in &nodes {
             let action = match &jobs[name] {
                 Job::Up { action, .. } => action.to_string(),
-                Job::Destroy => "delete".into(),
+                Job::Destroy { .. } => "delete".into(),
             };
             match node {
                 Node::Skipped => {
@@ -634,8 +698,9 @@ fn record_for<'s>(s: &'s mut State, name: &str, job: &Job, scope: &crate::scope:
     s.components.entry(name.to_string()).or_insert_with(|| {
         let (kind, config, dependencies) = match job {
             Job::Up { kind, config, dependencies, .. } => (kind.clone(), config.clone(), dependencies.clone()),
-            Job::Destroy => (String::new(), Value::Null, Vec::new()),
+            Job::Destroy { .. } => (String::new(), Value::Null, Vec::new()),
         };
+        let project = job.project().to_string();
         ComponentState {
             kind,
             status: ComponentStatus::InProgress,
@@ -644,7 +709,7 @@ fn record_for<'s>(s: &'s mut State, name: &str, job: &Job, scope: &crate::scope:
             config_hash: String::new(),
             outputs: BTreeMap::new(),
             inputs_hash: None,
-            pulumi_project: project_of(name),
+            pulumi_project: project,
             pulumi_stack: scope.environment.as_str().to_string(),
             dependencies,
             created_at: now,
@@ -675,8 +740,9 @@ fn mark_done(
     r.updated_at = Utc::now();
     r.last_error = None;
     match job {
-        Job::Up { kind, config, config_hash, dependencies, .. } => {
+        Job::Up { kind, config, config_hash, dependencies, project, .. } => {
             r.status = ComponentStatus::Deployed;
+            r.pulumi_project = project.clone();
             r.kind = kind.clone();
             r.config = config.clone();
             r.config_hash = config_hash.clone();
@@ -684,7 +750,7 @@ fn mark_done(
             r.outputs = outputs.clone();
             r.inputs_hash = inputs;
         }
-        Job::Destroy => {
+        Job::Destroy { .. } => {
             r.status = ComponentStatus::Deleted;
             r.outputs.clear();
         }
@@ -705,8 +771,9 @@ struct ComponentTask {
     component: String,
     env: String,
     job: Job,
-    /// The last run of this component never finished: clear its Pulumi lock first.
-    cancel_first: bool,
+    /// The last run of this component never finished: its Pulumi lock may
+    /// still be held ([`ComponentTask::when_unlocked`]).
+    left_in_progress: bool,
     interrupt: Interrupt,
     progress: Progress,
 }
@@ -723,43 +790,92 @@ impl ComponentTask {
             .prefix("panka-pulumi-")
             .tempdir()
             .map_err(|source| RunError::Start { command: "create a working directory".into(), source })?;
-        let project = project_of(&self.component);
         let program = match &self.job {
             Job::Up { program, .. } => program.clone(),
-            Job::Destroy => format!("name: {project}\nruntime: yaml\n"),
+            Job::Destroy { project } => format!("name: {project}\nruntime: yaml\n"),
         };
         write(dir.path(), "Pulumi.yaml", &program)?;
         write(dir.path(), &format!("Pulumi.{}.yaml", self.env), &stack_config_yaml())?;
         let (r, d, env, i) = (&self.runner, dir.path(), self.env.as_str(), &self.interrupt);
-        if self.cancel_first {
-            self.progress.event(&self.component, "reconcile", "clearing the Pulumi lock of an unfinished run");
-            let _ = r.cancel(d, env, i).await;
-        }
+        r.select(d, env, i).await?;
         match &self.job {
             Job::Up { .. } => {
-                r.select(d, env, i).await?;
                 let name = self.component.clone();
                 let progress = self.progress.clone();
-                r.up(d, env, i, |e| match e {
-                    EngineEvent::Step { op, kind, .. } => progress.step(&name, &op, &kind),
-                    EngineEvent::StepDone { .. } => progress.step_done(&name),
-                    _ => {}
+                let progress = &progress;
+                self.when_unlocked(d, || {
+                    let name = name.clone();
+                    r.up(d, env, i, move |e| match e {
+                        EngineEvent::Step { op, kind, .. } => progress.step(&name, &op, &kind),
+                        EngineEvent::StepDone { .. } => progress.step_done(&name),
+                        _ => {}
+                    })
                 })
                 .await?;
                 r.outputs(d, env, i).await
             }
-            Job::Destroy => {
-                match r.select(d, env, i).await {
-                    Ok(()) => {}
-                    Err(e) => return Err(e),
-                }
-                r.destroy(d, env, i).await?;
+            Job::Destroy { .. } => {
+                self.when_unlocked(d, || r.destroy(d, env, i)).await?;
                 r.stack_rm(d, env, i).await?;
                 Ok(BTreeMap::new())
             }
         }
     }
+
+    /// Runs `step`. When this component was left in progress by a run whose
+    /// lock panka took over, Pulumi may still hold its own lock on the
+    /// stack: never two engines on one Pulumi stack (SPEC §9). A holder that
+    /// is provably dead (this host, its pid gone) has its lock cleared with
+    /// `pulumi cancel`; any other is waited for, up to [`PULUMI_LOCK_WAIT`]
+    /// (an interrupted or lease-expired `pulumi` ends gracefully and clears
+    /// its lock), then the component stops with the command for a person.
+    async fn when_unlocked<F, Fut>(&self, dir: &Path, step: F) -> Result<(), RunError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<(), RunError>>,
+    {
+        let (r, env, i) = (&self.runner, self.env.as_str(), &self.interrupt);
+        let project = self.job.project();
+        let deadline = Instant::now() + PULUMI_LOCK_WAIT;
+        let mut cancelled = false;
+        loop {
+            let err = match step().await {
+                Err(e) if self.left_in_progress => e,
+                other => return other,
+            };
+            let Some(holders) = crate::pulumi::runner::locked_by(err.stderr()) else { return Err(err) };
+            let named = holders.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            if !cancelled && !holders.is_empty() && holders.iter().all(|h| h.provably_dead()) {
+                self.progress.event(
+                    &self.component,
+                    "reconcile",
+                    &format!("clearing the Pulumi lock of {named}, which is gone"),
+                );
+                r.cancel(dir, env, i).await?;
+                cancelled = true;
+                continue;
+            }
+            if Instant::now() >= deadline || *i.borrow() {
+                return Err(RunError::Locked {
+                    stack: format!("{project}/{env}"),
+                    holders: if named.is_empty() { "another run".into() } else { named },
+                    cancel: r.cancel_command(project, env),
+                });
+            }
+            self.progress.event(&self.component, "reconcile", &format!("waiting for the pulumi run of {named} to end"));
+            let mut interrupt = i.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                _ = interrupt.changed() => {}
+            }
+        }
+    }
 }
+
+/// How long a takeover waits for the Pulumi lock of the run it took over
+/// to clear before it asks a person (two default leases: a `pulumi` past
+/// its holder's lease deadline is interrupted and finishes its steps).
+const PULUMI_LOCK_WAIT: Duration = Duration::from_secs(240);
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<(), RunError> {
     std::fs::write(dir.join(name), text)

@@ -73,6 +73,10 @@ pub struct Report {
     /// The exit status of that state error.
     #[serde(skip)]
     pub state_exit: Option<ExitStatus>,
+    /// A component stopped at a Pulumi lock held by a run panka cannot
+    /// prove dead: exit 3, as for panka's own lock.
+    #[serde(skip)]
+    pub pulumi_locked: bool,
 }
 
 impl Report {
@@ -98,6 +102,7 @@ impl Report {
         }
         match self.status {
             RunStatus::Succeeded | RunStatus::NoChanges => ExitStatus::Ok,
+            RunStatus::Failed if self.pulumi_locked => ExitStatus::Locked,
             RunStatus::Failed => ExitStatus::DeployFailed,
             RunStatus::Interrupted => ExitStatus::Interrupted,
             RunStatus::LockLost => ExitStatus::Locked,

@@ -158,6 +158,75 @@ pub fn desired_config(stack: &LoadedStack, c: &Component) -> Value {
     config
 }
 
+/// The state key of the stack's shared program (SPEC §3). Component keys
+/// are `service/component` with DNS-label names, so it never collides.
+pub const SHARED_KEY: &str = "_stack/shared";
+
+/// Whether the stack has a shared program (`spec.shared.cluster.create`).
+pub fn has_shared(stack: &LoadedStack) -> bool {
+    stack.stack.spec.shared.cluster.as_ref().is_some_and(|c| c.create)
+}
+
+/// The desired configuration of the stack's shared program, if it has one.
+pub fn shared_config(stack: &LoadedStack) -> Option<Value> {
+    has_shared(stack).then(|| {
+        json!({
+            "kind": Kind::Stack,
+            "shared": {"cluster": stack.stack.spec.shared.cluster},
+            "context": {
+                "region": stack.provider.region,
+                "accountId": stack.provider.account_id,
+                "labels": stack.stack.metadata.labels,
+            },
+        })
+    })
+}
+
+/// The shared program's change: applied before every component (wave 0,
+/// first), deleted after all of them once the stack no longer has one.
+fn shared_change(stack: &LoadedStack, state: Option<&State>) -> Option<Change> {
+    let recorded = state.and_then(|s| s.components.get(SHARED_KEY)).filter(|r| r.status != ComponentStatus::Deleted);
+    let change = |action, reasons: Vec<String>, diffs, config_hash, config| Change {
+        component: SHARED_KEY.to_string(),
+        kind: Kind::Stack,
+        action,
+        wave: 0,
+        reasons,
+        diffs,
+        replace_fields: Vec::new(),
+        config_hash,
+        config,
+        dependencies: Vec::new(),
+        estimated_seconds: 60,
+    };
+    match (shared_config(stack), recorded) {
+        (None, None) => None,
+        (None, Some(r)) => Some(change(
+            Action::Delete,
+            vec!["the stack no longer has shared resources".into()],
+            Vec::new(),
+            r.config_hash.clone(),
+            None,
+        )),
+        (Some(config), None) => {
+            let hash = hash_config(&config);
+            Some(change(Action::Create, vec!["not deployed yet".into()], Vec::new(), hash, Some(config)))
+        }
+        (Some(config), Some(r)) => {
+            let hash = hash_config(&config);
+            let diffs = diff::diff(&r.config, &config);
+            let (action, reasons) = if r.status != ComponentStatus::Deployed {
+                (Action::Update, vec!["the last apply of the shared program did not finish".to_string()])
+            } else if r.config_hash != hash || !diffs.is_empty() {
+                (Action::Update, vec![format!("{} field(s) changed", diffs.len().max(1))])
+            } else {
+                (Action::NoOp, Vec::new())
+            };
+            Some(change(action, reasons, diffs, hash, Some(config)))
+        }
+    }
+}
+
 pub fn hash_config(config: &Value) -> String {
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(config).expect("json values serialize"));
@@ -293,10 +362,11 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
             estimated_seconds: estimated_seconds(c.kind),
         });
     }
+    changes.extend(shared_change(stack, state));
     // Deletions: in the state, not in the stack.
     if let Some(s) = state {
         for (key, r) in &s.components {
-            if r.status == ComponentStatus::Deleted {
+            if r.status == ComponentStatus::Deleted || key == SHARED_KEY {
                 continue;
             }
             let exists = ComponentId::parse(key).is_some_and(|id| stack.components.contains_key(&id));
@@ -317,7 +387,14 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
             }
         }
     }
-    changes.sort_by(|a, b| (a.wave == 0, a.wave, &a.component).cmp(&(b.wave == 0, b.wave, &b.component)));
+    // The shared program first, then waves, then deletions.
+    let order = |c: &Change| match (c.component == SHARED_KEY, c.action) {
+        (true, Action::Delete) => 3,
+        (true, _) => 0,
+        (false, _) if c.wave == 0 => 2,
+        _ => 1,
+    };
+    changes.sort_by(|a, b| (order(a), a.wave, &a.component).cmp(&(order(b), b.wave, &b.component)));
 
     let mut summary = Summary::default();
     for c in &changes {
@@ -332,6 +409,9 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
     let changing: BTreeSet<ComponentId> =
         actions.iter().filter(|(_, a)| a.is_change()).map(|(id, _)| id.clone()).collect();
     let mut waves: Vec<Vec<String>> = Vec::new();
+    if changes.iter().any(|c| c.component == SHARED_KEY && c.action.is_change() && c.action != Action::Delete) {
+        waves.push(vec![SHARED_KEY.to_string()]);
+    }
     for wave in graph.wave_list() {
         let w: Vec<String> = wave.iter().filter(|id| changing.contains(*id)).map(ToString::to_string).collect();
         if !w.is_empty() {
@@ -342,6 +422,11 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
     let (cp, mut secs) =
         graph.critical_path(|id| stack.components.get(id).map_or(0, |c| estimated_seconds(c.kind)), Some(&include));
     secs += changes.iter().filter(|c| c.action == Action::Delete).map(|c| c.estimated_seconds).max().unwrap_or(0);
+    secs += changes
+        .iter()
+        .filter(|c| c.component == SHARED_KEY && c.action.is_change() && c.action != Action::Delete)
+        .map(|c| c.estimated_seconds)
+        .sum::<u64>();
     Plan {
         format_version: PLAN_FORMAT.to_string(),
         stack: stack.name().to_string(),

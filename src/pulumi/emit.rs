@@ -23,7 +23,7 @@ use super::names::{physical_name, physical_name_with, short_hash, NameKind};
 use super::program::{key, lit, Program, ProgramError, DEFAULT_PROVIDER};
 use super::schema::PULUMI_AWS_VERSION;
 use super::template::{files, render_file, Params, TemplateError};
-use crate::load::template::OutputRef;
+use crate::load::template::{self as panka_template, OutputRef, Part as TemplatePart};
 use crate::load::{Component, LoadedStack};
 use crate::model::*;
 
@@ -60,11 +60,79 @@ pub fn stack_config_yaml() -> String {
     "config:\n  pulumi:disable-default-providers:\n    - aws\n".to_string()
 }
 
-/// The name the programs use for a `cluster: {create: true}` cluster.
-/// This build does not create that cluster yet (no stack-level program):
-/// apply warns, and the cluster must exist before ECS components deploy.
+/// The name of the `cluster: {create: true}` cluster, which the stack's
+/// shared program creates ([`emit_shared`]).
 pub fn created_cluster_name(stack: &LoadedStack) -> String {
     physical_name(NameKind::EcsService, &[stack.name(), &stack.environment])
+}
+
+/// The explicit, pinned AWS provider every resource of a program uses.
+fn add_provider(
+    program: &mut Program,
+    stack: &LoadedStack,
+    opts: &EmitOptions,
+    tags: Value,
+) -> Result<(), ProgramError> {
+    let mut p = Params::new();
+    let account = stack.provider.account_id.as_deref().map(|a| program.panka_value(a)).transpose()?;
+    p.set("region", program.panka_value(&stack.provider.region)?)
+        .opt("allowedAccountIds", account.map(|a| Value::Sequence(vec![a])))
+        .set("tags", tags)
+        .set("providerVersion", lit(PULUMI_AWS_VERSION));
+    match &opts.endpoint {
+        Some(url) => {
+            let mut m = Mapping::new();
+            for service in EMULATED_SERVICES {
+                m.insert((*service).into(), lit(url));
+            }
+            p.set("endpoints", Value::Sequence(vec![Value::Mapping(m)])).set("emulator", true);
+        }
+        None => {
+            p.opt("endpoints", None::<Value>).opt("emulator", None::<Value>);
+        }
+    }
+    let v = render_file(files::PROVIDER, &p)
+        .map_err(|e| ProgramError::BadTemplate { name: "provider".into(), why: e.to_string() })?;
+    program.merge_rendered(&v)
+}
+
+pub use crate::plan::SHARED_KEY;
+
+/// The Pulumi project of the stack's shared program.
+pub fn shared_project(stack: &LoadedStack) -> String {
+    format!("{}-shared", stack.name())
+}
+
+/// The stack's shared program: the resources its components use and that
+/// none of them owns (the created ECS cluster). `None` when there are none.
+pub fn emit_shared(stack: &LoadedStack, opts: &EmitOptions) -> Result<Option<Program>, EmitError> {
+    if !crate::plan::has_shared(stack) {
+        return Ok(None);
+    }
+    let err = |source| EmitError::Program { component: SHARED_KEY.to_string(), source };
+    let mut program = Program::new(&shared_project(stack), &stack.environment);
+    let mut tags: BTreeMap<String, String> = stack.stack.metadata.labels.clone().into_iter().collect();
+    for (k, v) in [
+        ("panka:tenant", opts.tenant.as_str()),
+        ("panka:stack", stack.name()),
+        ("panka:environment", stack.environment.as_str()),
+        ("panka:component", "_shared"),
+        ("managed-by", "panka"),
+    ] {
+        tags.insert(k.to_string(), v.to_string());
+    }
+    let mut m = Mapping::new();
+    for (k, v) in &tags {
+        m.insert(key(k).map_err(err)?, lit(v));
+    }
+    add_provider(&mut program, stack, opts, Value::Mapping(m)).map_err(err)?;
+    let mut p = Params::new();
+    p.set("clusterName", lit(&created_cluster_name(stack)));
+    let v = render_file(files::STACK_SHARED, &p)?;
+    program.merge_rendered(&v).map_err(err)?;
+    program.description =
+        Some(interp::escape(&format!("panka shared resources of stack `{}` ({})", stack.name(), stack.environment)));
+    Ok(Some(program))
 }
 
 /// Emits the program of component `id` of `stack`.
@@ -212,7 +280,17 @@ impl<'a> Emitter<'a> {
         self.values(items)
     }
 
+    /// A user string as a program value, always of type string: a string
+    /// that is exactly one reference to a numeric output (`${database.port}`)
+    /// would otherwise reach AWS as a number, since Pulumi YAML keeps the
+    /// type of a lone interpolation.
     fn value(&mut self, s: &str) -> Result<Value, EmitError> {
+        if let [TemplatePart::Ref(r)] = panka_template::parse(s).as_slice() {
+            let id = ComponentId::new(&r.service, &r.component);
+            if self.stack.index.kind_of(&id).is_some_and(|k| k.numeric_output(&r.output)) {
+                return Ok(self.string_output_of(&id, &r.output));
+            }
+        }
         self.program.panka_value(s).map_err(|e| EmitError::Program { component: self.c.id.to_string(), source: e })
     }
 
@@ -223,6 +301,16 @@ impl<'a> Emitter<'a> {
             component: target.name.clone(),
             output: output.to_string(),
         }))
+    }
+
+    /// Output `output` of `target` as a string, whatever its type
+    /// (`fn::toJSON` of a number is its decimal text).
+    fn string_output_of(&mut self, target: &ComponentId, output: &str) -> Value {
+        let access = Value::String(self.output_of(target, output));
+        match self.stack.index.kind_of(target) {
+            Some(kind) if kind.numeric_output(output) => map(vec![("fn::toJSON", access)]),
+            _ => access,
+        }
     }
 
     fn resolve(&self, reference: &str) -> Result<(ComponentId, Kind), EmitError> {
@@ -302,27 +390,8 @@ impl<'a> Emitter<'a> {
     }
 
     fn provider(&mut self) -> Result<(), EmitError> {
-        let mut p = Params::new();
-        let stack = self.stack;
-        let account = self.vo(stack.provider.account_id.as_deref())?;
-        p.set("region", self.v(&stack.provider.region)?)
-            .opt("allowedAccountIds", account.map(|a| Value::Sequence(vec![a])))
-            .set("tags", self.tags()?)
-            .set("providerVersion", lit(PULUMI_AWS_VERSION));
-        match &self.opts.endpoint {
-            Some(url) => {
-                let mut m = Mapping::new();
-                for service in EMULATED_SERVICES {
-                    m.insert((*service).into(), lit(url));
-                }
-                p.set("endpoints", Value::Sequence(vec![Value::Mapping(m)])).set("emulator", true);
-            }
-            None => {
-                p.opt("endpoints", None::<Value>).opt("emulator", None::<Value>);
-            }
-        }
-        let v = render_file(files::PROVIDER, &p)?;
-        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
+        let tags = self.tags()?;
+        add_provider(&mut self.program, self.stack, self.opts, tags).map_err(|e| self.prog_err(e))
     }
 
     // ---------- access from compute components ----------
@@ -531,7 +600,7 @@ impl<'a> Emitter<'a> {
                 (Some(v), _) => self.value(v)?,
                 (None, Some(vf)) => {
                     let (id, _) = self.resolve(&vf.component)?;
-                    Value::String(self.output_of(&id, &vf.output))
+                    self.string_output_of(&id, &vf.output)
                 }
                 (None, None) => lit(""),
             };
@@ -855,7 +924,7 @@ impl<'a> Emitter<'a> {
                 (Some(v), _) => self.value(v)?,
                 (None, Some(vf)) => {
                     let (id, _) = self.resolve(&vf.component)?;
-                    Value::String(self.output_of(&id, &vf.output))
+                    self.string_output_of(&id, &vf.output)
                 }
                 (None, None) => lit(""),
             };

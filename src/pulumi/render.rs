@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::emit::{emit_component, stack_config_yaml, EmitError, EmitOptions};
+use super::emit::{emit_component, emit_shared, stack_config_yaml, EmitError, EmitOptions, SHARED_KEY};
 use super::program::{is_logical_name, Program};
 use crate::graph::Graph;
 use crate::load::LoadedStack;
@@ -23,9 +23,10 @@ use crate::model::ComponentId;
 /// One emitted program and where it goes.
 #[derive(Debug, Clone)]
 pub struct RenderedProgram {
-    /// Wave number, from 1.
+    /// Wave number, from 1; 0 for the stack's shared program.
     pub wave: usize,
-    pub id: ComponentId,
+    /// The state key: `service/component`, or the shared program's key.
+    pub component: String,
     pub program: Program,
 }
 
@@ -38,18 +39,26 @@ pub fn render_stack(
 ) -> Result<Vec<RenderedProgram>, Vec<EmitError>> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
+    // The shared program goes first, as wave 0 (SPEC §3).
+    match emit_shared(stack, opts) {
+        Ok(Some(program)) => out.push(RenderedProgram { wave: 0, component: SHARED_KEY.to_string(), program }),
+        Ok(None) => {}
+        Err(e) => errors.push(e),
+    }
     for id in stack.components.keys() {
         match emit_component(stack, id, opts) {
-            Ok(program) => {
-                out.push(RenderedProgram { wave: waves.get(id).copied().unwrap_or(1), id: id.clone(), program })
-            }
+            Ok(program) => out.push(RenderedProgram {
+                wave: waves.get(id).copied().unwrap_or(1),
+                component: id.to_string(),
+                program,
+            }),
             Err(e) => errors.push(e),
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    out.sort_by(|a, b| (a.wave, &a.id).cmp(&(b.wave, &b.id)));
+    out.sort_by(|a, b| (a.wave, &a.component).cmp(&(b.wave, &b.component)));
     Ok(out)
 }
 
@@ -65,11 +74,11 @@ pub fn waves_of(graph: &Graph) -> BTreeMap<ComponentId, usize> {
 }
 
 /// The directory of one program under `dir`.
-pub fn program_dir(dir: &Path, wave: usize, id: &ComponentId) -> Result<PathBuf> {
-    if !is_logical_name(&id.service) || !is_logical_name(&id.name) {
-        bail!("component `{id}` has a name that cannot be a directory");
+pub fn program_dir(dir: &Path, wave: usize, project: &str) -> Result<PathBuf> {
+    if !is_logical_name(project) || project.starts_with('.') {
+        bail!("project `{project}` has a name that cannot be a directory");
     }
-    Ok(dir.join(format!("wave-{wave:02}")).join(id.project()))
+    Ok(dir.join(format!("wave-{wave:02}")).join(project))
 }
 
 /// Writes the programs; returns the `Pulumi.yaml` paths written.
@@ -79,7 +88,7 @@ pub fn write_rendered(dir: &Path, environment: &str, programs: &[RenderedProgram
     }
     let mut written = Vec::new();
     for r in programs {
-        let d = program_dir(dir, r.wave, &r.id)?;
+        let d = program_dir(dir, r.wave, &r.program.name)?;
         std::fs::create_dir_all(&d).with_context(|| format!("could not create `{}`", d.display()))?;
         let main = d.join("Pulumi.yaml");
         std::fs::write(&main, r.program.to_yaml()).with_context(|| format!("could not write `{}`", main.display()))?;
@@ -98,22 +107,17 @@ mod tests {
     #[test]
     fn program_dirs_stay_inside_the_output_directory() {
         let d = Path::new("/out");
-        assert_eq!(
-            program_dir(d, 3, &ComponentId::new("backend", "api")).unwrap(),
-            Path::new("/out/wave-03/backend-api")
-        );
-        assert!(program_dir(d, 1, &ComponentId::new("..", "x")).is_err());
-        assert!(program_dir(d, 1, &ComponentId::new("a", "../../x")).is_err());
+        assert_eq!(program_dir(d, 3, "backend-api").unwrap(), Path::new("/out/wave-03/backend-api"));
+        assert!(program_dir(d, 1, "..").is_err());
+        assert!(program_dir(d, 1, "a/../../x").is_err());
+        assert!(program_dir(d, 1, "").is_err());
     }
 
     #[test]
     fn writes_program_and_stack_config() {
         let dir = tempfile::tempdir().unwrap();
-        let programs = vec![RenderedProgram {
-            wave: 2,
-            id: ComponentId::new("svc", "db"),
-            program: Program::new("svc-db", "dev"),
-        }];
+        let programs =
+            vec![RenderedProgram { wave: 2, component: "svc/db".into(), program: Program::new("svc-db", "dev") }];
         let written = write_rendered(dir.path(), "dev", &programs).unwrap();
         assert_eq!(written, vec![dir.path().join("wave-02/svc-db/Pulumi.yaml")]);
         let text = std::fs::read_to_string(&written[0]).unwrap();

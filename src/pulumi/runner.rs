@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use std::time::Duration;
+
+use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 use tokio::sync::watch;
 
@@ -81,6 +83,8 @@ pub enum RunError {
     },
     #[error("`{command}` was interrupted")]
     Interrupted { command: String, stderr: String },
+    #[error("the Pulumi stack `{stack}` is still locked by {holders}, which panka cannot prove dead\nhint: when that run is really gone (on its machine), clear its lock with `{cancel}` and apply again")]
+    Locked { stack: String, holders: String, cancel: String },
     #[error("pulumi {found} is too old: panka needs {min} or newer\nhint: upgrade it (`pulumi self-update`, or see https://www.pulumi.com/docs/install/)")]
     TooOld { found: String, min: String },
     #[error("`{command}` printed output panka could not read: {detail}")]
@@ -180,6 +184,54 @@ pub fn parse_event(line: &str) -> Option<EngineEvent> {
         return Some(EngineEvent::Summary(changes));
     }
     None
+}
+
+/// A process holding a Pulumi DIY lock, as `pulumi` names it when it
+/// refuses to run ("the stack is currently locked by 1 lock(s) …
+/// created by user@host (pid 123) at …").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulumiLock {
+    pub user: String,
+    pub host: String,
+    pub pid: u32,
+}
+
+impl PulumiLock {
+    /// Dead for sure without waiting: it names this host and no process has
+    /// its pid (SPEC §9). A lock from another machine is never judged dead.
+    pub fn provably_dead(&self) -> bool {
+        let here = crate::lock::record::user_at_host();
+        let host = here.rsplit_once('@').map_or(here.as_str(), |(_, h)| h);
+        // SAFETY: kill(2) with signal 0 only checks that the pid exists.
+        let alive = i32::try_from(self.pid)
+            .is_ok_and(|pid| unsafe { libc::kill(pid, 0) } == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM));
+        self.host == host && !alive
+    }
+}
+
+impl std::fmt::Display for PulumiLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{} (pid {})", self.user, self.host, self.pid)
+    }
+}
+
+/// The holders listed in Pulumi's "currently locked" refusal; `None` when
+/// `text` is not that refusal.
+pub fn locked_by(text: &str) -> Option<Vec<PulumiLock>> {
+    if !text.contains("the stack is currently locked") {
+        return None;
+    }
+    let holders = text
+        .lines()
+        .filter_map(|line| {
+            let rest = &line[line.find("created by ")? + "created by ".len()..];
+            let (who, rest) = rest.split_once(" (pid ")?;
+            let (user, host) = who.rsplit_once('@')?;
+            let pid = rest.split(')').next()?.trim().parse().ok()?;
+            Some(PulumiLock { user: user.to_string(), host: host.to_string(), pid })
+        })
+        .collect();
+    Some(holders)
 }
 
 /// Runs `pulumi` for one panka stack and environment.
@@ -303,6 +355,18 @@ impl Runner {
         self.run(dir, &args, interrupt, |_| {}).await.map(drop)
     }
 
+    /// The command a person runs to clear a Pulumi lock panka would not
+    /// clear itself (the backend URL is not secret: credentials never go in it).
+    pub fn cancel_command(&self, project: &str, stack: &str) -> String {
+        let url = self
+            .env
+            .iter()
+            .find(|(k, _)| k == "PULUMI_BACKEND_URL")
+            .map(|(_, v)| v.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!("PULUMI_BACKEND_URL='{url}' pulumi cancel --yes --stack organization/{project}/{stack}")
+    }
+
     /// `pulumi cancel --yes`: clears the Pulumi lock a dead run left (call it
     /// only while holding panka's own lock).
     pub async fn cancel(&self, dir: &Path, stack: &str, interrupt: &Interrupt) -> Result<(), RunError> {
@@ -313,6 +377,14 @@ impl Runner {
     /// Runs `pulumi <args>` in `dir`. Each stdout line goes to `on_line` as
     /// it arrives; stderr is kept. When `interrupt` flips, the child gets
     /// SIGINT and is waited for.
+    ///
+    /// The child writes its stdout and stderr to files, never to pipes: a
+    /// panka killed outright (SIGKILL) must not turn Pulumi's next write
+    /// into a SIGPIPE that kills the engine mid-operation and leaves its
+    /// lock and pending operations behind. Instead the child gets SIGINT as
+    /// its parent-death signal, which Pulumi treats as a graceful cancel:
+    /// the steps in flight finish, the checkpoint and the lock are written
+    /// out, and its plugins are shut down.
     pub async fn run(
         &self,
         dir: &Path,
@@ -321,54 +393,53 @@ impl Runner {
         mut on_line: impl FnMut(&str),
     ) -> Result<Output, RunError> {
         let command = format!("pulumi {}", args.iter().take(3).copied().collect::<Vec<_>>().join(" "));
+        let start_error = |source| RunError::Start { command: command.clone(), source };
+        let out_file = tempfile::Builder::new().prefix("panka-pulumi-out-").tempfile().map_err(start_error)?;
+        let err_file = tempfile::Builder::new().prefix("panka-pulumi-err-").tempfile().map_err(start_error)?;
+        let mut out_reader = tokio::fs::File::from_std(out_file.reopen().map_err(start_error)?);
         let mut cmd = Command::new(&self.binary);
         cmd.args(args)
             .current_dir(dir)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(Stdio::from(out_file.as_file().try_clone().map_err(start_error)?))
+            .stderr(Stdio::from(err_file.as_file().try_clone().map_err(start_error)?))
             .kill_on_drop(true);
         // Its own process group: a terminal's Ctrl-C reaches panka only, and
         // panka forwards it, so Pulumi is interrupted exactly once.
         cmd.process_group(0);
-        let mut child = cmd.spawn().map_err(|source| RunError::Start { command: command.clone(), source })?;
+        // SAFETY: prctl(2) is async-signal-safe; it only sets this child's
+        // parent-death signal. The check of getppid closes the race where
+        // panka died between fork and prctl.
+        let panka = std::process::id() as libc::pid_t;
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGINT, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::getppid() != panka {
+                    libc::raise(libc::SIGINT);
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(start_error)?;
         let pid = child.id();
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut stderr_pipe = child.stderr.take().expect("stderr is piped");
-        let stderr_task = tokio::spawn(async move {
-            let mut buf = Vec::new();
-            let _ = stderr_pipe.read_to_end(&mut buf).await;
-            String::from_utf8_lossy(&buf).into_owned()
-        });
-        let mut lines = BufReader::new(stdout).lines();
-        let mut stdout_text = String::new();
         let mut interrupt = interrupt.clone();
         let mut interrupted = *interrupt.borrow();
         if interrupted {
             forward_sigint(pid);
         }
-        loop {
-            tokio::select! {
-                line = lines.next_line() => match line {
-                    Ok(Some(line)) => {
-                        on_line(&line);
-                        stdout_text.push_str(&line);
-                        stdout_text.push('\n');
-                    }
-                    _ => break,
-                },
-                changed = interrupt.changed(), if !interrupted => {
-                    if changed.is_err() || *interrupt.borrow() {
-                        interrupted = true;
-                        forward_sigint(pid);
-                    }
-                }
-            }
-        }
+        let mut stdout_text = String::new();
+        let mut pending = Vec::new();
+        let mut tick = tokio::time::interval(STDOUT_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let status = loop {
             tokio::select! {
                 status = child.wait() => break status,
+                _ = tick.tick() => {
+                    read_lines(&mut out_reader, &mut pending, &mut stdout_text, &mut on_line, false).await;
+                }
                 changed = interrupt.changed(), if !interrupted => {
                     if changed.is_err() || *interrupt.borrow() {
                         interrupted = true;
@@ -377,18 +448,63 @@ impl Runner {
                 }
             }
         }
-        .map_err(|source| RunError::Start { command: command.clone(), source })?;
-        let stderr = stderr_task.await.unwrap_or_default();
+        .map_err(start_error)?;
+        read_lines(&mut out_reader, &mut pending, &mut stdout_text, &mut on_line, true).await;
+        let stderr =
+            std::fs::read(err_file.path()).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         if status.success() {
             return Ok(Output { stdout: stdout_text, stderr });
         }
-        let tail = tail(&stderr, STDERR_TAIL);
-        if interrupted {
-            return Err(RunError::Interrupted { command, stderr: tail });
+        // Pulumi writes most of its errors (`destroy`, `stack rm`, engine
+        // diagnostics without `--json`) to stdout: keep both.
+        let mut shown = tail(&stderr, STDERR_TAIL);
+        if !args.contains(&"--json") {
+            let out_tail = tail(&stdout_text, STDERR_TAIL);
+            if !out_tail.trim().is_empty() {
+                shown = if shown.trim().is_empty() { out_tail } else { format!("{out_tail}\n{shown}") };
+            }
         }
-        let detail =
-            tail.lines().rev().find(|l| l.contains("error")).map(|l| format!(": {}", l.trim())).unwrap_or_default();
-        Err(RunError::Exited { command, code: status.code().unwrap_or(-1), detail, stderr: tail })
+        if interrupted {
+            return Err(RunError::Interrupted { command, stderr: shown });
+        }
+        let detail = shown
+            .lines()
+            .rev()
+            .find(|l| l.contains("error"))
+            .map(|l| format!(": {}", l.trim().trim_start_matches("error: ")))
+            .unwrap_or_default();
+        Err(RunError::Exited { command, code: status.code().unwrap_or(-1), detail, stderr: shown })
+    }
+}
+
+/// How often a running child's stdout file is read for new lines.
+const STDOUT_POLL: Duration = Duration::from_millis(50);
+
+/// Reads what `file` gained since the last call and hands each complete
+/// line to `on_line` (with `eof`, the last partial line too).
+async fn read_lines(
+    file: &mut tokio::fs::File,
+    pending: &mut Vec<u8>,
+    text: &mut String,
+    on_line: &mut impl FnMut(&str),
+    eof: bool,
+) {
+    let _ = file.read_to_end(pending).await;
+    let mut start = 0;
+    while let Some(i) = pending[start..].iter().position(|b| *b == b'\n') {
+        let line = String::from_utf8_lossy(&pending[start..start + i]);
+        on_line(&line);
+        text.push_str(&line);
+        text.push('\n');
+        start += i + 1;
+    }
+    pending.drain(..start);
+    if eof && !pending.is_empty() {
+        let line = String::from_utf8_lossy(pending).into_owned();
+        on_line(&line);
+        text.push_str(&line);
+        text.push('\n');
+        pending.clear();
     }
 }
 
@@ -458,6 +574,23 @@ mod tests {
             panic!("summary")
         };
         assert_eq!(s["create"], 4);
+    }
+
+    #[test]
+    fn pulumis_lock_refusal_names_its_holders() {
+        // As pulumi v3.276.0 prints it (checked against the real CLI).
+        let text = "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n  file:///b/.pulumi/locks/organization/p/dev/abc.json?no_tmp_dir=true: created by root@vm-1 (pid 999999) at 2026-12-03T09:00:00Z\n";
+        let holders = locked_by(text).unwrap();
+        assert_eq!(holders, [PulumiLock { user: "root".into(), host: "vm-1".into(), pid: 999999 }]);
+        assert_eq!(locked_by("error: something else"), None);
+        let me = PulumiLock { user: "u".into(), host: "elsewhere.example".into(), pid: 1 };
+        assert!(!me.provably_dead(), "another host's lock is never judged dead");
+        let here = crate::lock::record::user_at_host();
+        let host = here.rsplit_once('@').unwrap().1.to_string();
+        let alive = PulumiLock { user: "u".into(), host: host.clone(), pid: std::process::id() };
+        assert!(!alive.provably_dead());
+        let dead = PulumiLock { user: "u".into(), host, pid: 4_000_000 };
+        assert!(dead.provably_dead());
     }
 
     #[test]

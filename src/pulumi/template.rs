@@ -229,6 +229,7 @@ pub mod files {
         SQS => "sqs.yaml",
         SNS => "sns.yaml",
         ELASTICACHE => "elasticache.yaml",
+        STACK_SHARED => "stack-shared.yaml",
     }
 }
 

@@ -320,10 +320,14 @@ fn every_example_renders_valid_programs_in_every_environment() {
                 let opts = EmitOptions { tenant: "default".into(), endpoint };
                 let programs = render_stack(&p.stack, &waves_of(&p.graph), &opts)
                     .unwrap_or_else(|e| panic!("{} {env}: {e:?}", dir.display()));
-                assert_eq!(programs.len(), p.stack.components.len());
+                let shared = usize::from(crate::plan::has_shared(&p.stack));
+                assert_eq!(programs.len(), p.stack.components.len() + shared);
+                if shared == 1 {
+                    assert_eq!((programs[0].wave, programs[0].component.as_str()), (0, crate::plan::SHARED_KEY));
+                }
                 for r in programs {
                     let problems = check_program(real_schema(), &r.program.to_value());
-                    assert!(problems.is_empty(), "{} {env} {}: {problems:#?}", dir.display(), r.id);
+                    assert!(problems.is_empty(), "{} {env} {}: {problems:#?}", dir.display(), r.component);
                     rendered += 1;
                 }
             }
