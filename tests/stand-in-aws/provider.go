@@ -963,6 +963,18 @@ func (p *server) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulum
 		if ret, err = p.getCluster(str(args, "clusterName"), region, account); err != nil {
 			return nil, failed(err)
 		}
+	case "aws:lb/getListener:getListener", "aws:alb/getListener:getListener":
+		var err error
+		if ret, err = p.lookupByArn("aws:lb/listener:Listener", str(args, "arn"),
+			"ListenerNotFound: One or more listeners not found"); err != nil {
+			return nil, failed(err)
+		}
+	case "aws:lb/getLoadBalancer:getLoadBalancer", "aws:alb/getLoadBalancer:getLoadBalancer":
+		var err error
+		if ret, err = p.lookupByArn("aws:lb/loadBalancer:LoadBalancer", str(args, "arn"),
+			"LoadBalancerNotFound: One or more load balancers not found"); err != nil {
+			return nil, failed(err)
+		}
 	default:
 		return nil, status.Errorf(codes.Unimplemented, "%s is not implemented by the stand-in AWS provider (tests/stand-in-aws)", req.GetTok())
 	}
@@ -971,6 +983,31 @@ func (p *server) Invoke(_ context.Context, req *pulumirpc.InvokeRequest) (*pulum
 		return nil, err
 	}
 	return &pulumirpc.InvokeResponse{Return: st}, nil
+}
+
+// lookupByArn reads a resource of type tok with that ARN from the fake
+// cloud: the shared resources a platform team owns (a load balancer and its
+// listener), which a test seeds, or one a program created.
+func (p *server) lookupByArn(tok, arn, notFound string) (map[string]any, error) {
+	cloud, err := openCloud()
+	if err != nil {
+		return nil, err
+	}
+	all, err := cloud.All(tok)
+	if err != nil {
+		return nil, err
+	}
+	for _, rec := range all {
+		if str(rec.Outputs, "arn") == arn {
+			out := map[string]any{}
+			for k, v := range rec.Outputs {
+				out[k] = v
+			}
+			out["id"] = arn
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("%s: %s (in the stand-in's fake cloud %s)", notFound, arn, cloud.typeDir(tok))
 }
 
 func (p *server) getCluster(name, region, account string) (map[string]any, error) {
