@@ -6,6 +6,8 @@
 /// A real moto server and fault-injecting SDK interceptors (AWS tests).
 pub mod faults;
 pub mod moto;
+/// The real pulumi CLI, its YAML host and the stand-in AWS provider.
+pub mod pulumi;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -1,0 +1,503 @@
+//! `panka apply` / `destroy` through the real Pulumi engine: the `pulumi`
+//! CLI and `pulumi-language-yaml` built from their published Go modules
+//! (`make pulumi`), the stand-in AWS provider serving the real pulumi-aws v7
+//! schema (tests/stand-in-aws), the local backend and S3 + DynamoDB on moto.
+//! Nothing here is skipped when the tools are missing: it fails.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::Value;
+use support::pulumi::{operations, resources, seed, seed_load_balancer, Operation};
+use support::{moto, panka, stderr, stdout};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+/// A copy of a stack in a temp dir, with its own fake cloud.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    stack: PathBuf,
+    cloud: PathBuf,
+    name: String,
+    env: Vec<(String, String)>,
+}
+
+impl Fixture {
+    fn example(example: &str) -> Fixture {
+        let f = Fixture::empty(example);
+        copy_dir(&support::root().join("examples").join(example), &f.stack);
+        f
+    }
+
+    fn empty(name: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = dir.path().join(name);
+        std::fs::create_dir_all(&stack).unwrap();
+        let cloud = dir.path().join("fake-cloud");
+        std::fs::create_dir_all(&cloud).unwrap();
+        let mut env = support::pulumi::env(&cloud);
+        env.push(("PULUMI_CONFIG_PASSPHRASE".into(), PASSPHRASE.into()));
+        Fixture { _dir: dir, stack, cloud, name: name.to_string(), env }
+    }
+
+    fn with_env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    fn cmd(&self, args: &[&str], extra: &[(&str, &str)]) -> assert_cmd::Command {
+        let mut cmd = panka();
+        cmd.current_dir(&self.stack).arg("--pulumi").arg(support::pulumi::pulumi()).args(args);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.timeout(Duration::from_secs(600));
+        cmd
+    }
+
+    fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Output {
+        self.cmd(args, extra).output().unwrap()
+    }
+
+    /// `panka apply --auto-approve --output json`, expected to exit `code`.
+    fn apply(&self, code: i32, extra: &[(&str, &str)]) -> Report {
+        let o = self.run(&["apply", "--auto-approve", "--output", "json"], extra);
+        assert_eq!(o.status.code(), Some(code), "stderr:\n{}\nstdout:\n{}", stderr(&o), stdout(&o));
+        report(&o)
+    }
+
+    fn state(&self) -> State {
+        let path = self.stack.join(".panka/stacks").join(&self.name).join("dev/state.json");
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    fn ops(&self) -> Vec<Operation> {
+        operations(&self.cloud)
+    }
+
+    /// Resources of `type_token` in the fake cloud now.
+    fn live(&self, type_token: &str) -> Vec<Value> {
+        resources(&self.cloud).into_iter().filter(|r| r["type"] == type_token).collect()
+    }
+
+    fn edit(&self, rel: &str, edit: impl FnOnce(String) -> String) {
+        let path = self.stack.join(rel);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, edit(text)).unwrap();
+    }
+
+    /// The Pulumi stacks in the local DIY backend.
+    fn pulumi_stacks(&self) -> Vec<String> {
+        let dir = self.stack.join(".panka/stacks").join(&self.name).join("dev/pulumi/.pulumi/stacks");
+        let mut out = Vec::new();
+        for project in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            for s in std::fs::read_dir(project.path()).into_iter().flatten().flatten() {
+                let n = s.file_name().to_string_lossy().into_owned();
+                if n.ends_with(".json") {
+                    out.push(format!("{}/{}", project.file_name().to_string_lossy(), n.trim_end_matches(".json")));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct State {
+    components: BTreeMap<String, ComponentState>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ComponentState {
+    status: String,
+    outputs: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Report {
+    status: String,
+    counts: Counts,
+    components: Vec<ComponentReport>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Counts {
+    created: usize,
+    updated: usize,
+    deleted: usize,
+    failed: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct ComponentReport {
+    component: String,
+    outcome: String,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// The run's report: the one JSON document on stdout (progress goes to stderr).
+fn report(o: &Output) -> Report {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(o), stderr(o)))
+}
+
+fn count(ops: &[Operation], op: &str) -> usize {
+    ops.iter().filter(|o| o.op == op).count()
+}
+
+/// Nothing was created twice: per resource (URN), creates never exceed its
+/// deletes plus one. (A replacement creates the new resource before it
+/// deletes the old one, under the same URN and often the same id, as ECS
+/// task definition revisions do.)
+fn assert_nothing_created_twice(ops: &[Operation]) {
+    let mut balance: BTreeMap<(String, String), (usize, usize)> = BTreeMap::new();
+    for o in ops {
+        let entry = balance.entry((o.type_token.clone(), o.urn.clone())).or_default();
+        match o.op.as_str() {
+            "create" => entry.0 += 1,
+            "delete" => entry.1 += 1,
+            _ => {}
+        }
+    }
+    for (key, (creates, deletes)) in balance {
+        assert!(creates <= deletes + 1, "{key:?} created {creates} times, deleted {deletes} times: {ops:#?}");
+    }
+}
+
+#[test]
+fn minimal_on_the_local_backend_applies_is_a_no_op_twice_reapplies_a_version_change_and_destroys_everything() {
+    let f = Fixture::example("minimal");
+    let r = f.apply(0, &[]);
+    assert_eq!(r.status, "succeeded");
+    // The shared program (the created cluster), the queue and the worker.
+    assert_eq!(r.counts.created, 3, "{r:?}");
+    let state = f.state();
+    assert_eq!(state.components["_stack/shared"].status, "deployed");
+    assert!(state.components["orders/jobs"].outputs["url"].as_str().unwrap().starts_with("https://sqs."));
+    assert_eq!(f.live("aws:ecs/cluster:Cluster").len(), 1, "the shared program created the cluster");
+    let services = f.live("aws:ecs/service:Service");
+    assert_eq!(services.len(), 1);
+    // The queue's URL reached the worker's container through a StackReference.
+    let task = &f.live("aws:ecs/taskDefinition:TaskDefinition")[0];
+    let defs: Value =
+        serde_json::from_str(task["inputs"]["containerDefinitions"].as_str().expect("a JSON string")).unwrap();
+    assert_eq!(defs[0]["environment"][0]["name"], "QUEUE_URL");
+    assert_eq!(defs[0]["environment"][0]["value"], state.components["orders/jobs"].outputs["url"]);
+    let before = f.ops().len();
+
+    // Nothing changed: no pulumi up, no provider operation.
+    let r = f.apply(0, &[]);
+    assert_eq!(r.status, "no-changes", "{r:?}");
+    assert_eq!(f.ops().len(), before);
+
+    // VERSION is used by the worker only.
+    f.edit("stack.yaml", |t| t.replace("VERSION: \"1.0.0\"", "VERSION: \"1.1.0\""));
+    let r = f.apply(0, &[]);
+    let changed: Vec<&str> = r.components.iter().map(|c| c.component.as_str()).collect();
+    assert_eq!(changed, ["orders/worker"], "{r:?}");
+    assert_eq!(r.counts.updated, 1);
+    let task = &f.live("aws:ecs/taskDefinition:TaskDefinition")[0];
+    assert!(task["inputs"]["containerDefinitions"].as_str().unwrap().contains("orders-worker:1.1.0"));
+    assert_nothing_created_twice(&f.ops());
+
+    let o = f.run(&["destroy", "--auto-approve", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(report(&o).counts.deleted, 3);
+    assert!(resources(&f.cloud).is_empty(), "left in the fake cloud: {:#?}", resources(&f.cloud));
+    assert!(f.pulumi_stacks().is_empty(), "Pulumi stacks left: {:?}", f.pulumi_stacks());
+    assert_nothing_created_twice(&f.ops());
+}
+
+#[test]
+fn payments_on_s3_and_dynamodb_deploys_every_kind_with_typed_references_then_destroys() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (bucket, table) = rt.block_on(async { (moto::new_bucket().await, moto::new_table().await) });
+    let endpoint = moto::endpoint();
+    let f = Fixture::example("payments")
+        .with_env("PANKA_BACKEND_TYPE", "s3")
+        .with_env("PANKA_BACKEND_BUCKET", &bucket)
+        .with_env("PANKA_BACKEND_REGION", "us-east-1")
+        .with_env("PANKA_BACKEND_ENDPOINT", &endpoint)
+        .with_env("PANKA_LOCKS_TYPE", "dynamodb")
+        .with_env("PANKA_LOCKS_TABLE", &table)
+        .with_env("PANKA_LOCKS_REGION", "us-east-1")
+        .with_env("PANKA_LOCKS_ENDPOINT", &endpoint)
+        .with_env("AWS_ACCESS_KEY_ID", "testing")
+        .with_env("AWS_SECRET_ACCESS_KEY", "testing")
+        .with_env("AWS_REGION", "us-east-1");
+    // What the platform team provides in dev: the cluster and the shared ALB.
+    seed(
+        &f.cloud,
+        "aws:ecs/cluster:Cluster",
+        "platform-dev",
+        serde_json::json!({"name": "platform-dev", "arn": "arn:aws:ecs:eu-west-1:111111111111:cluster/platform-dev"}),
+    );
+    seed_load_balancer(&f.cloud, "arn:aws:elasticloadbalancing:eu-west-1:111111111111:listener/app/platform-dev/0a1b2c3d4e5f6a7b/8c9d0e1f2a3b4c5d");
+    let r = f.apply(0, &[]);
+    assert_eq!(r.status, "succeeded", "{r:?}");
+    assert_eq!(r.counts.failed, 0);
+    let created = r.counts.created;
+    assert!(created >= 10, "{r:?}");
+    // Pulumi's state went to the stack's S3 prefix, nothing local.
+    let keys = rt.block_on(async {
+        let out = moto::s3().await.list_objects_v2().bucket(&bucket).send().await.unwrap();
+        out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect::<Vec<_>>()
+    });
+    assert!(keys.iter().any(|k| k == "stacks/payments/dev/state.json"), "{keys:?}");
+    assert!(keys.iter().any(|k| k.starts_with("stacks/payments/dev/pulumi/.pulumi/stacks/backend-api/")), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains(".pulumi/locks/") && k.ends_with(".json")), "{keys:?}");
+    assert!(!f.stack.join(".panka").exists(), "nothing written locally");
+    // The database port is a number; every container environment value is
+    // a string, as ECS requires (the stand-in checks that against the ECS
+    // API model too).
+    for task in f.live("aws:ecs/taskDefinition:TaskDefinition") {
+        let defs: Value = serde_json::from_str(task["inputs"]["containerDefinitions"].as_str().unwrap()).unwrap();
+        for e in defs[0]["environment"].as_array().into_iter().flatten() {
+            assert!(e["value"].is_string(), "{e} in {}", task["inputs"]["family"]);
+        }
+    }
+    let o = f.run(&["destroy", "--auto-approve", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(report(&o).counts.deleted, created);
+    assert!(resources(&f.cloud).is_empty(), "left in the fake cloud: {:#?}", resources(&f.cloud));
+    let keys = rt.block_on(async {
+        let out = moto::s3().await.list_objects_v2().bucket(&bucket).send().await.unwrap();
+        out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect::<Vec<_>>()
+    });
+    assert!(!keys.iter().any(|k| k.contains(".pulumi/stacks/") && k.ends_with(".json")), "{keys:?}");
+    let items = rt.block_on(async { moto::dynamodb().await.scan().table_name(&table).send().await.unwrap().count() });
+    assert_eq!(items, 0, "the lock is released");
+    assert_nothing_created_twice(&f.ops());
+}
+
+#[test]
+fn the_init_scaffold_applies_and_destroys() {
+    let f = Fixture::empty("shop");
+    let o = f.cmd(&["init", "shop"], &[]).current_dir(f.stack.parent().unwrap()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(f.stack.join("stack.yaml")).unwrap();
+    let listener =
+        text.lines().find_map(|l| l.trim().strip_prefix("listenerArn: ")).expect("the scaffold names a listener");
+    seed_load_balancer(&f.cloud, listener.trim_matches('"'));
+    let r = f.apply(0, &[]);
+    assert_eq!(r.status, "succeeded", "{r:?}");
+    assert!(r.counts.created >= 1);
+    let o = f.run(&["destroy", "--auto-approve"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(resources(&f.cloud).is_empty(), "{:#?}", resources(&f.cloud));
+}
+
+#[test]
+fn a_provider_failure_in_wave_two_exits_4_with_the_providers_error_and_the_next_apply_completes() {
+    let f = Fixture::example("minimal");
+    let fail = [
+        ("FAKE_AWS_FAIL", "create aws:ecs/service:Service"),
+        ("FAKE_AWS_FAIL_MESSAGE", "InvalidParameterException: the injected fault"),
+    ];
+    let r = f.apply(4, &fail);
+    assert_eq!(r.status, "failed");
+    let worker = r.components.iter().find(|c| c.component == "orders/worker").unwrap();
+    assert_eq!(worker.outcome, "failed");
+    let error = worker.error.as_deref().unwrap_or_default();
+    assert!(error.contains("InvalidParameterException: the injected fault"), "{error}");
+    assert_eq!(f.state().components["orders/jobs"].status, "deployed");
+    // The fault is gone: the next apply re-runs only the worker.
+    let r = f.apply(0, &[]);
+    let changed: Vec<&str> = r.components.iter().map(|c| c.component.as_str()).collect();
+    assert_eq!(changed, ["orders/worker"], "{r:?}");
+    assert_nothing_created_twice(&f.ops());
+}
+
+#[test]
+fn a_failed_destroy_says_why() {
+    let f = Fixture::example("minimal");
+    f.apply(0, &[]);
+    let o = f.run(
+        &["destroy", "--auto-approve"],
+        &[("FAKE_AWS_FAIL", "delete aws:sqs/queue:Queue"), ("FAKE_AWS_FAIL_MESSAGE", "AccessDenied: not today")],
+    );
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("AccessDenied: not today"), "{}", stderr(&o));
+}
+
+/// Spawns panka in the background (its own process group, so the test can
+/// kill the whole tree).
+fn spawn(f: &Fixture, args: &[&str], extra: &[(&str, &str)]) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_panka"));
+    cmd.current_dir(&f.stack)
+        .env("HOME", std::env::temp_dir().join("panka-test-home-does-not-exist"))
+        .arg("--pulumi")
+        .arg(support::pulumi::pulumi())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .process_group(0);
+    for (k, v) in &f.env {
+        cmd.env(k, v);
+    }
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Waits until the stand-in has started (or done) `op` on a resource of `type_token`.
+fn wait_for_op(f: &Fixture, op: &str, type_token: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !f.ops().iter().any(|o| o.op == op && o.type_token == type_token) {
+        assert!(Instant::now() < deadline, "no `{op}` of {type_token} within 120s: {:#?}", f.ops());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_exit(mut child: std::process::Child, secs: u64) -> (std::process::ExitStatus, Output) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status, child.wait_with_output().unwrap());
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("panka did not stop within {secs}s\n{}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Processes whose command line mentions `needle` (from /proc).
+fn processes_with(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if e.file_name().to_string_lossy().parse::<u32>().is_err() {
+            continue;
+        }
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let environ = std::fs::read(e.path().join("environ")).unwrap_or_default();
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if String::from_utf8_lossy(&environ).contains(needle) {
+            out.push(format!("{} {text}", e.file_name().to_string_lossy()));
+        }
+    }
+    out
+}
+
+#[test]
+fn sigint_mid_up_is_forwarded_to_pulumi_and_the_next_apply_completes() {
+    let f = Fixture::example("minimal");
+    // The worker's ECS service takes 3 s: SIGINT arrives while it is created.
+    let child = spawn(&f, &["apply", "--auto-approve"], &[("FAKE_AWS_DELAY", "create aws:ecs/service:Service=3")]);
+    wait_for_op(&f, "create-start", "aws:ecs/service:Service");
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let (status, out) = wait_exit(child, 120);
+    assert_eq!(status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupt"), "{}", stderr(&out));
+    let r = f.apply(0, &[]);
+    assert_eq!(r.status, "succeeded", "{r:?}");
+    assert_eq!(f.live("aws:ecs/service:Service").len(), 1);
+    assert_nothing_created_twice(&f.ops());
+}
+
+#[test]
+fn sigkill_of_panka_mid_up_ends_its_pulumi_and_the_next_apply_takes_over_and_completes() {
+    let f = Fixture::example("minimal");
+    let lease = ("PANKA_LOCKS_LEASE", "3s");
+    let marker = format!("PANKA_TEST_RUN={}", f.cloud.display());
+    let child = spawn(
+        &f,
+        &["apply", "--auto-approve"],
+        &[
+            ("FAKE_AWS_DELAY", "create aws:ecs/service:Service=4"),
+            lease,
+            ("PANKA_TEST_RUN", &f.cloud.display().to_string()),
+        ],
+    );
+    wait_for_op(&f, "create-start", "aws:ecs/service:Service");
+    // The engine, its YAML language host and the provider are running.
+    let running = processes_with(&marker);
+    for name in ["pulumi", "pulumi-language-yaml", "pulumi-resource-aws"] {
+        assert!(
+            running.iter().any(|p| p.split(' ').nth(1).is_some_and(|cmd| cmd.ends_with(name))),
+            "no {name} in {running:#?}"
+        );
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let (status, _) = wait_exit(child, 10);
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    // panka's pulumi, its YAML host and provider end with it (the engine
+    // gets SIGINT as its parent-death signal and stops gracefully).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = processes_with(&marker);
+        if left.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still running 60 s after panka died: {left:#?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(f.state().components["orders/worker"].status, "in-progress");
+    let o = f.run(&["apply", "--auto-approve", "--output", "json", "--lock-timeout", "60s"], &[lease]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("took over"), "{}", stderr(&o));
+    let r = report(&o);
+    assert_eq!(r.status, "succeeded");
+    assert_eq!(f.live("aws:ecs/service:Service").len(), 1);
+    assert_eq!(f.state().components["orders/worker"].status, "deployed");
+    assert_nothing_created_twice(&f.ops());
+    assert_eq!(count(&f.ops(), "create"), f.live_count(), "every create is live once");
+}
+
+impl Fixture {
+    fn live_count(&self) -> usize {
+        resources(&self.cloud).len()
+    }
+}
+
+#[test]
+fn secrets_stay_out_of_output_state_and_history() {
+    let f = Fixture::example("minimal");
+    let o = f.run(&["apply", "--auto-approve", "-v"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut seen = stdout(&o) + &stderr(&o);
+    for e in walk(&f.stack.join(".panka")) {
+        seen.push_str(&String::from_utf8_lossy(&std::fs::read(e).unwrap()));
+    }
+    assert!(!seen.contains(PASSPHRASE), "the passphrase leaked");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
