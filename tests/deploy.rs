@@ -1,6 +1,11 @@
-//! `panka apply` / `panka destroy` end to end: the real binary, the
-//! `pulumi-double` test double of the Pulumi CLI (docs/pulumi-double.md),
-//! the local backend and S3 + DynamoDB on a moto server.
+//! `panka apply` / `panka destroy` end to end: the real binary and the real
+//! Pulumi engine (`make pulumi`: the CLI, its YAML host and the stand-in AWS
+//! provider, see tests/support/pulumi.rs), the local backend and S3 +
+//! DynamoDB on a moto server. The calls panka makes are recorded by
+//! tests/support/pulumi-spy.sh, which then `exec`s the real `pulumi`.
+//! Faults are injected at the provider (`FAKE_AWS_FAIL`, `_DELAY`, `_HANG`).
+//! Only a secret stack output, which no panka program exports, still needs
+//! the `pulumi-double` test double (docs/pulumi-double.md).
 
 mod support;
 
@@ -9,6 +14,7 @@ use std::process::Output;
 
 use serde::Deserialize;
 use serde_json::Value;
+use support::pulumi::{seed, seed_load_balancer};
 use support::{moto, panka, stderr, stdout};
 
 const PASSPHRASE: &str = "correct horse battery staple";
@@ -17,21 +23,58 @@ fn double() -> &'static str {
     env!("CARGO_BIN_EXE_pulumi-double")
 }
 
-/// A copy of an example stack in a temp dir, and a log of pulumi calls.
+/// A copy of an example stack in a temp dir, its fake cloud, and a log of
+/// the pulumi calls panka made.
 struct Fixture {
     _dir: tempfile::TempDir,
     stack: PathBuf,
     log: PathBuf,
+    /// What panka runs as `pulumi`: the spy in front of the real CLI, or the double.
+    pulumi: PathBuf,
     env: Vec<(String, String)>,
 }
 
 impl Fixture {
+    /// `example` deployed through the real Pulumi engine.
     fn new(example: &str) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let stack = dir.path().join(example);
         copy_dir(&support::root().join("examples").join(example), &stack);
         let log = dir.path().join("pulumi-calls.log");
-        Fixture { _dir: dir, stack, log, env: Vec::new() }
+        let cloud = dir.path().join("fake-cloud");
+        std::fs::create_dir_all(&cloud).unwrap();
+        if example == "payments" {
+            // What the platform team provides in dev: the cluster and the ALB.
+            seed(
+                &cloud,
+                "aws:ecs/cluster:Cluster",
+                "platform-dev",
+                serde_json::json!({"name": "platform-dev", "arn": "arn:aws:ecs:eu-west-1:111111111111:cluster/platform-dev"}),
+            );
+            seed_load_balancer(
+                &cloud,
+                "arn:aws:elasticloadbalancing:eu-west-1:111111111111:listener/app/platform-dev/0a1b2c3d4e5f6a7b/8c9d0e1f2a3b4c5d",
+            );
+        }
+        let mut env = support::pulumi::env(&cloud);
+        env.push(("PULUMI_SPY_LOG".into(), log.display().to_string()));
+        env.push(("PULUMI_SPY_REAL".into(), support::pulumi::pulumi().display().to_string()));
+        env.push(("PULUMI_CONFIG_PASSPHRASE".into(), PASSPHRASE.into()));
+        let pulumi = support::root().join("tests/support/pulumi-spy.sh");
+        Fixture { _dir: dir, stack, log, pulumi, env }
+    }
+
+    /// `example` deployed by the `pulumi-double` test double.
+    fn with_double(example: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = dir.path().join(example);
+        copy_dir(&support::root().join("examples").join(example), &stack);
+        let log = dir.path().join("pulumi-calls.log");
+        let env = vec![
+            ("PULUMI_DOUBLE_LOG".into(), log.display().to_string()),
+            ("PULUMI_CONFIG_PASSPHRASE".into(), PASSPHRASE.into()),
+        ];
+        Fixture { _dir: dir, stack, log, pulumi: PathBuf::from(double()), env }
     }
 
     fn with_env(mut self, k: &str, v: &str) -> Self {
@@ -41,16 +84,7 @@ impl Fixture {
 
     fn cmd(&self, args: &[&str], extra: &[(&str, &str)]) -> assert_cmd::Command {
         let mut cmd = panka();
-        cmd.current_dir(&self.stack)
-            .env("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
-            .env("PULUMI_DOUBLE_LOG", &self.log)
-            .env_remove("PULUMI_DOUBLE_FAIL")
-            .env_remove("PULUMI_DOUBLE_HANG")
-            .env_remove("PULUMI_DOUBLE_SLEEP_MS")
-            .env_remove("PULUMI_DOUBLE_SECRET_OUTPUTS")
-            .arg("--pulumi")
-            .arg(double())
-            .args(args);
+        cmd.current_dir(&self.stack).arg("--pulumi").arg(&self.pulumi).args(args);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -210,8 +244,10 @@ fn changing_version_reapplies_exactly_the_components_that_use_it_and_destroy_goe
     assert_eq!(calls.iter().filter(|c| c.starts_with("stack rm ")).count(), 11);
     let state = f.state("payments");
     assert!(state.components.values().all(|c| c.status == "deleted"));
+    // No Pulumi stack is left: `stack rm` removes `<project>/<env>.json`
+    // (the real DIY backend keeps its `.json.bak` backups).
     let stacks = f.stack.join(".panka/stacks/payments/dev/pulumi/.pulumi/stacks");
-    let left: Vec<_> = walk(&stacks);
+    let left: Vec<_> = walk(&stacks).into_iter().filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
     assert!(left.is_empty(), "{left:?}");
 }
 
@@ -232,7 +268,11 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn a_failure_in_wave_two_keeps_wave_one_skips_dependents_exits_4_and_the_next_apply_resumes() {
     let f = Fixture::new("payments");
-    let o = f.run(&["apply", "--auto-approve", "--output", "json"], &[("PULUMI_DOUBLE_FAIL", "notifications-events")]);
+    let fail = [
+        ("FAKE_AWS_FAIL", "^create aws:sns/topic:Topic .*notifications-events"),
+        ("FAKE_AWS_FAIL_MESSAGE", "InvalidParameter: injected failure by FAKE_AWS_FAIL"),
+    ];
+    let o = f.run(&["apply", "--auto-approve", "--output", "json"], &fail);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let r = report(&o);
     assert_eq!(r.status, "failed");
@@ -249,9 +289,9 @@ fn a_failure_in_wave_two_keeps_wave_one_skips_dependents_exits_4_and_the_next_ap
     assert_eq!(state.components["backend/database"].status, "deployed");
     assert!(!state.components.contains_key("backend/api"));
     // The failing component's Pulumi errors are shown.
-    let o2 = f.run(&["apply", "--auto-approve"], &[("PULUMI_DOUBLE_FAIL", "notifications-events")]);
+    let o2 = f.run(&["apply", "--auto-approve"], &fail);
     assert_eq!(o2.status.code(), Some(4));
-    assert!(stderr(&o2).contains("injected failure by PULUMI_DOUBLE_FAIL"), "{}", stderr(&o2));
+    assert!(stderr(&o2).contains("InvalidParameter: injected failure by FAKE_AWS_FAIL"), "{}", stderr(&o2));
     f.take_calls();
     // The lock was released; the next apply resumes where it stopped.
     let o = f.run(&["apply", "--auto-approve", "--output", "json"], &[]);
@@ -266,7 +306,7 @@ fn a_failure_in_wave_two_keeps_wave_one_skips_dependents_exits_4_and_the_next_ap
 fn keep_going_runs_every_branch_that_does_not_depend_on_the_failure() {
     // notifications/email-queue heads the longest chain, so with parallelism 1
     // it starts first.
-    let fail = [("PULUMI_DOUBLE_FAIL", "notifications-email-queue")];
+    let fail = [("FAKE_AWS_FAIL", "^create aws:sqs/queue:Queue .*notifications-email-queue")];
     let f = Fixture::new("payments");
     let o = f.run(&["apply", "--auto-approve", "--parallelism", "1", "--output", "json"], &fail);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
@@ -285,20 +325,7 @@ fn concurrent_applies_one_deploys_the_others_exit_3_naming_the_holder() {
     let f = Fixture::new("minimal");
     let children: Vec<_> = (0..8)
         .map(|_| {
-            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_panka"));
-            cmd.current_dir(&f.stack)
-                .env("HOME", std::env::temp_dir().join("panka-test-home-does-not-exist"))
-                .env("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
-                .env("PULUMI_DOUBLE_SLEEP_MS", "300")
-                .env("USER", "tester")
-                .args(["apply", "--auto-approve", "--pulumi", double()])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            for (k, _) in std::env::vars() {
-                if k.starts_with("PANKA_") || k.starts_with("AWS_") {
-                    cmd.env_remove(k);
-                }
-            }
+            let mut cmd = background(&f, &["apply", "--auto-approve"], &[("USER", "tester")]);
             cmd.spawn().unwrap()
         })
         .collect();
@@ -319,7 +346,8 @@ fn concurrent_applies_one_deploys_the_others_exit_3_naming_the_holder() {
 
 #[test]
 fn secret_outputs_never_reach_output_state_or_history() {
-    let f = Fixture::new("minimal").with_env("PULUMI_DOUBLE_SECRET_OUTPUTS", "url");
+    // No panka program exports a secret output: the double marks one secret.
+    let f = Fixture::with_double("minimal").with_env("PULUMI_DOUBLE_SECRET_OUTPUTS", "url");
     let o = f.run(&["apply", "--auto-approve", "-v"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let oj = f.run(&["state", "show", "--output", "json"], &[]);
@@ -402,13 +430,19 @@ fn background(f: &Fixture, args: &[&str], extra: &[(&str, &str)]) -> std::proces
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_panka"));
     cmd.current_dir(&f.stack)
         .env("HOME", std::env::temp_dir().join("panka-test-home-does-not-exist"))
-        .env("PULUMI_CONFIG_PASSPHRASE", PASSPHRASE)
-        .env("PULUMI_DOUBLE_LOG", &f.log)
         .args(args)
         .arg("--pulumi")
-        .arg(double())
+        .arg(&f.pulumi)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("PANKA_") || k.starts_with("AWS_") {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in &f.env {
+        cmd.env(k, v);
+    }
     for (k, v) in extra {
         cmd.env(k, v);
     }
@@ -417,7 +451,7 @@ fn background(f: &Fixture, args: &[&str], extra: &[(&str, &str)]) -> std::proces
 
 /// Waits until the double's call log contains `line`.
 fn wait_for_call(f: &Fixture, line: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while !std::fs::read_to_string(&f.log).unwrap_or_default().contains(line) {
         assert!(std::time::Instant::now() < deadline, "`{line}` never happened");
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -465,17 +499,17 @@ fn sigterm_mid_apply_is_handled_like_ctrl_c() {
 
 fn interrupted_mid_apply(sig: i32) {
     let f = Fixture::new("minimal");
-    let child = spawn(&f, &["apply", "--auto-approve"], &[("PULUMI_DOUBLE_HANG", "orders-worker")]);
+    let child = spawn(&f, &["apply", "--auto-approve"], &[("FAKE_AWS_HANG", "^create aws:ecs/service:Service")]);
     wait_for_call(&f, "up orders-worker");
     std::thread::sleep(std::time::Duration::from_millis(200));
     signal(&child, sig);
-    let (status, out) = wait_exit(child, 10);
+    let (status, out) = wait_exit(child, 120);
     assert_eq!(status.code(), Some(130), "{}", stderr(&out));
     let state = f.state("minimal");
     assert_eq!(state.components["orders/jobs"].status, "deployed");
     assert_eq!(state.components["orders/worker"].status, "failed");
     assert_eq!(lock_files(&f), 0);
-    // The double released its Pulumi lock on SIGINT, so the next apply just works.
+    // Pulumi released its own lock on SIGINT, so the next apply just works.
     let o = f.run(&["apply", "--auto-approve"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
@@ -483,7 +517,7 @@ fn interrupted_mid_apply(sig: i32) {
 #[test]
 fn a_lock_lost_mid_apply_starts_nothing_new_writes_nothing_and_exits_3() {
     let f = Fixture::new("minimal");
-    let env = [("PANKA_LOCKS_LEASE", "2s"), ("PULUMI_DOUBLE_SLEEP_MS", "3000")];
+    let env = [("PANKA_LOCKS_LEASE", "2s"), ("FAKE_AWS_DELAY", "^create aws:sqs/queue:Queue=3")];
     let child = spawn(&f, &["apply", "--auto-approve"], &env);
     wait_for_call(&f, "up orders-jobs");
     let before = std::fs::read(f.state_path("minimal")).unwrap();
@@ -495,7 +529,7 @@ fn a_lock_lost_mid_apply_starts_nothing_new_writes_nothing_and_exits_3() {
     let id = id.unwrap_or_else(|| panic!("no lock id in {locks:#}")).to_string();
     let o = f.run(&["unlock", "--force", &id], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let (status, out) = wait_exit(child, 20);
+    let (status, out) = wait_exit(child, 120);
     assert_eq!(status.code(), Some(3), "{}", stderr(&out));
     assert!(stderr(&out).contains("lost"), "{}", stderr(&out));
     let calls = f.take_calls();
@@ -555,7 +589,7 @@ fn spawn_on_a_terminal(
 }
 
 fn wait_for_text(text: &std::sync::Mutex<String>, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while !text.lock().unwrap().contains(what) {
         assert!(std::time::Instant::now() < deadline, "`{what}` never shown; stderr so far:\n{}", text.lock().unwrap());
         std::thread::sleep(std::time::Duration::from_millis(20));
@@ -572,7 +606,7 @@ fn at_the_approval_prompt_ctrl_c_changes_nothing_and_yes_deploys() {
     wait_for_text(&err, "Type `yes` to continue");
     assert_eq!(lock_files(&f), 1, "the lock is held while asking");
     signal(&child, libc::SIGINT);
-    let (status, _) = wait_exit(child, 10);
+    let (status, _) = wait_exit(child, 120);
     assert_eq!(status.code(), Some(130), "{}", err.lock().unwrap());
     assert!(err.lock().unwrap().contains("nothing was changed"), "{}", err.lock().unwrap());
     assert_eq!(lock_files(&f), 0, "the lock is released");
@@ -582,14 +616,14 @@ fn at_the_approval_prompt_ctrl_c_changes_nothing_and_yes_deploys() {
     let (child, mut master, err) = spawn_on_a_terminal(&f, &["apply"], &[], false);
     wait_for_text(&err, "Type `yes` to continue");
     master.write_all(b"no\n").unwrap();
-    let (status, _) = wait_exit(child, 10);
+    let (status, _) = wait_exit(child, 120);
     assert_eq!(status.code(), Some(2), "{}", err.lock().unwrap());
     assert!(ups(&f.take_calls()).is_empty());
 
     let (child, mut master, err) = spawn_on_a_terminal(&f, &["apply"], &[], false);
     wait_for_text(&err, "Type `yes` to continue");
     master.write_all(b"yes\n").unwrap();
-    let (status, _) = wait_exit(child, 20);
+    let (status, _) = wait_exit(child, 120);
     assert_eq!(status.code(), Some(0), "{}", err.lock().unwrap());
     assert_eq!(ups(&f.take_calls()), ["minimal-shared", "orders-jobs", "orders-worker"]);
     assert_eq!(lock_files(&f), 0);
@@ -598,9 +632,8 @@ fn at_the_approval_prompt_ctrl_c_changes_nothing_and_yes_deploys() {
 #[test]
 fn on_a_terminal_progress_is_a_live_view_with_a_line_per_finished_component() {
     let f = Fixture::new("minimal");
-    let (child, _master, err) =
-        spawn_on_a_terminal(&f, &["apply", "--auto-approve"], &[("PULUMI_DOUBLE_SLEEP_MS", "400")], true);
-    let (status, out) = wait_exit(child, 20);
+    let (child, _master, err) = spawn_on_a_terminal(&f, &["apply", "--auto-approve"], &[], true);
+    let (status, out) = wait_exit(child, 120);
     // The master may still hold bytes the reader has not taken yet.
     std::thread::sleep(std::time::Duration::from_millis(200));
     let err = err.lock().unwrap().clone();
@@ -623,7 +656,7 @@ fn with_service_granularity_two_services_deploy_at_once_and_no_state_write_is_lo
     let serial = f.state("payments").serial;
     f.take_calls();
 
-    let slow = [("PULUMI_DOUBLE_SLEEP_MS", "1500")];
+    let slow = [("FAKE_AWS_DELAY", "^create aws:ecs/taskDefinition:TaskDefinition=1.5")];
     let version = ["--var", "VERSION=3.0.0", "--auto-approve"];
     let billing = spawn(&f, &[&["apply", "--service", "billing"], &version[..]].concat(), &slow);
     let notifications = spawn(&f, &[&["apply", "--service", "notifications"], &version[..]].concat(), &slow);
@@ -694,7 +727,7 @@ fn apply_and_destroy_on_s3_and_dynamodb() {
         let out = moto::s3().await.list_objects_v2().bucket(&bucket).send().await.unwrap();
         out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect::<Vec<_>>()
     });
-    assert!(!keys.iter().any(|k| k.contains(".pulumi/stacks/")), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains(".pulumi/stacks/") && k.ends_with(".json")), "{keys:?}");
     // The lock is gone.
     let items = rt.block_on(async { moto::dynamodb().await.scan().table_name(&table).send().await.unwrap().count() });
     assert_eq!(items, 0);
