@@ -43,13 +43,18 @@ pulumi: venv
 	bash scripts/build-pulumi.sh
 
 # Speed and scale figures (see bench/README.md).
-bench: bench-scale bench-locks bench-apply
+bench: bench-scale bench-locks bench-apply bench-pulumi
 
 bench-scale: build
 	python3 bench/scale.py --panka $(PANKA)
 
 bench-apply: build
 	python3 bench/apply.py --panka $(PANKA)
+
+# The real pulumi CLI, YAML host and the instant stand-in provider: pulumi
+# processes, wall time and panka's own share per component.
+bench-pulumi: build pulumi
+	python3 bench/pulumi.py --panka $(PANKA)
 
 bench-locks: venv
 	$(CARGO) bench --locked --bench lock_bench
