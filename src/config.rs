@@ -101,10 +101,14 @@ pub struct PulumiSection {
     /// the default), `file:<path>`, or a secrets provider URL (`awskms://…`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passphrase: Option<String>,
+    /// How long a takeover waits for the Pulumi lock of the run it took over
+    /// to clear (`4m` by default).
+    #[serde(default, rename = "lockWait", skip_serializing_if = "Option::is_none")]
+    pub lock_wait: Option<String>,
 }
 
 /// Every key with its environment twin, for docs and `panka config`.
-pub const KEYS: [(&str, &str); 17] = [
+pub const KEYS: [(&str, &str); 18] = [
     ("backend.type", "PANKA_BACKEND_TYPE"),
     ("backend.bucket", "PANKA_BACKEND_BUCKET"),
     ("backend.prefix", "PANKA_BACKEND_PREFIX"),
@@ -120,6 +124,7 @@ pub const KEYS: [(&str, &str); 17] = [
     ("tenant.name", "PANKA_TENANT_NAME"),
     ("pulumi.binary", "PANKA_PULUMI_BINARY"),
     ("pulumi.passphrase", "PANKA_PULUMI_PASSPHRASE"),
+    ("pulumi.lockWait", "PANKA_PULUMI_LOCK_WAIT"),
     ("config", "PANKA_CONFIG"),
     ("environment", "PANKA_ENVIRONMENT"),
 ];
@@ -145,6 +150,8 @@ pub struct Config {
     pub tenant: String,
     pub pulumi_binary: Option<String>,
     pub pulumi_passphrase: Option<String>,
+    /// How long a takeover waits for a Pulumi lock to clear.
+    pub pulumi_lock_wait: Duration,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -158,6 +165,11 @@ pub struct Overrides {
 }
 
 pub const DEFAULT_LOCK_TABLE: &str = "panka-locks";
+/// How long a takeover waits for a Pulumi lock to clear: two default
+/// leases (a `pulumi` whose panka died or lost its lock is interrupted and
+/// finishes the steps in flight first).
+pub const DEFAULT_PULUMI_LOCK_WAIT: Duration = Duration::from_secs(240);
+
 /// The shortest lease accepted: a heartbeat every 500 ms.
 pub const MIN_LEASE: Duration = Duration::from_secs(2);
 pub const MAX_LEASE: Duration = Duration::from_secs(3600);
@@ -241,6 +253,12 @@ impl Config {
                 Err(e) => return Err(config_error(format!("locks.lease: {e}"), "write it like 120s, 5m or 1h")),
             },
         };
+        let pulumi_lock_wait = match get("PANKA_PULUMI_LOCK_WAIT", &file.pulumi.lock_wait) {
+            None => DEFAULT_PULUMI_LOCK_WAIT,
+            Some(raw) => parse_duration(&raw).map_err(|e| {
+                config_error(format!("pulumi.lockWait: {e}"), "write it like 240s, 4m or 1h; the default is 4m")
+            })?,
+        };
         let tenant = overrides
             .tenant
             .clone()
@@ -262,6 +280,7 @@ impl Config {
             tenant,
             pulumi_binary: overrides.pulumi_binary.clone().or_else(|| get("PANKA_PULUMI_BINARY", &file.pulumi.binary)),
             pulumi_passphrase: get("PANKA_PULUMI_PASSPHRASE", &file.pulumi.passphrase),
+            pulumi_lock_wait,
             file: path.filter(|p| p.exists()),
         })
     }

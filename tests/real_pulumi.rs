@@ -501,3 +501,94 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// What SPEC §9 calls provably dead: the whole tree is killed (panka, its
+/// pulumi, the YAML host and the provider), so Pulumi's own lock stays
+/// behind naming this host and a pid that is gone. The next apply takes
+/// over panka's lock after the lease, clears Pulumi's lock itself (never a
+/// live one's), and completes without creating anything twice.
+#[test]
+fn sigkill_of_the_whole_tree_leaves_pulumis_lock_which_the_next_apply_clears_as_provably_dead() {
+    let f = Fixture::example("minimal");
+    let lease = ("PANKA_LOCKS_LEASE", "3s");
+    let run_id = f.cloud.display().to_string();
+    let marker = format!("PANKA_TEST_RUN={run_id}");
+    let child = spawn(
+        &f,
+        &["apply", "--auto-approve"],
+        &[("FAKE_AWS_DELAY", "create aws:ecs/service:Service=30"), lease, ("PANKA_TEST_RUN", &run_id)],
+    );
+    wait_for_op(&f, "create-start", "aws:ecs/service:Service");
+    // Every process of the run, at once.
+    let pids: Vec<i32> = processes_with(&marker).iter().filter_map(|p| p.split(' ').next()?.parse().ok()).collect();
+    assert!(pids.len() >= 4, "panka, pulumi, its YAML host and provider: {pids:?}");
+    for pid in &pids {
+        unsafe { libc::kill(*pid, libc::SIGKILL) };
+    }
+    let (status, _) = wait_exit(child, 10);
+    assert_eq!(status.signal(), Some(libc::SIGKILL));
+    let locks = f.stack.join(".panka/stacks/minimal/dev/pulumi/.pulumi/locks/organization/orders-worker/dev");
+    let json = |d: &Path| {
+        std::fs::read_dir(d)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+            .count()
+    };
+    assert_eq!(json(&locks), 1, "the killed pulumi left its lock at {}", locks.display());
+
+    let o = f.run(&["apply", "--auto-approve", "--output", "json", "--lock-timeout", "60s"], &[lease]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("took over"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("clearing the Pulumi lock of"), "{}", stderr(&o));
+    assert_eq!(json(&locks), 0);
+    assert_eq!(f.live("aws:ecs/service:Service").len(), 1);
+    assert_eq!(f.state().components["orders/worker"].status, "deployed");
+    assert_nothing_created_twice(&f.ops());
+}
+
+/// A Pulumi lock held by a process panka cannot prove dead (here: one on
+/// another machine) is never cleared: the run that took over stops with
+/// exit 3 and the exact `pulumi cancel` command, and Pulumi's lock stays.
+#[test]
+fn a_pulumi_lock_panka_cannot_prove_dead_is_never_cleared_and_exits_3_with_the_cancel_command() {
+    let f = Fixture::example("minimal");
+    let lease = ("PANKA_LOCKS_LEASE", "3s");
+    let run_id = f.cloud.display().to_string();
+    let marker = format!("PANKA_TEST_RUN={run_id}");
+    let child = spawn(
+        &f,
+        &["apply", "--auto-approve"],
+        &[("FAKE_AWS_DELAY", "create aws:ecs/service:Service=3"), lease, ("PANKA_TEST_RUN", &run_id)],
+    );
+    wait_for_op(&f, "create-start", "aws:ecs/service:Service");
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    let _ = wait_exit(child, 10);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !processes_with(&marker).is_empty() {
+        assert!(Instant::now() < deadline, "{:#?}", processes_with(&marker));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A pulumi on another machine holds the worker's Pulumi stack.
+    let locks = f.stack.join(".panka/stacks/minimal/dev/pulumi/.pulumi/locks/organization/orders-worker/dev");
+    std::fs::create_dir_all(&locks).unwrap();
+    let planted = locks.join("5f0c3f0e-0000-4000-8000-000000000001.json");
+    std::fs::write(
+        &planted,
+        r#"{"pid":4242,"username":"ci","hostname":"build-agent-7","timestamp":"2026-12-03T09:00:00Z"}"#,
+    )
+    .unwrap();
+    let o = f.run(
+        &["apply", "--auto-approve", "--output", "json", "--lock-timeout", "60s"],
+        &[lease, ("PANKA_PULUMI_LOCK_WAIT", "3s")],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let r = report(&o);
+    let worker = r.components.iter().find(|c| c.component == "orders/worker").unwrap();
+    let error = worker.error.as_deref().unwrap_or_default();
+    assert!(error.contains("ci@build-agent-7 (pid 4242)") && error.contains("cannot prove dead"), "{error}");
+    assert!(error.contains("pulumi cancel --yes --stack organization/orders-worker/dev"), "{error}");
+    assert!(planted.exists(), "the other machine's lock is untouched");
+    assert_nothing_created_twice(&f.ops());
+}

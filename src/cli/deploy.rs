@@ -332,6 +332,7 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
                 keep_going: args.common.keep_going,
                 progress: progress(ctx),
                 interrupt: interrupt.clone(),
+                pulumi_lock_wait: s.config.pulumi_lock_wait,
             };
             let report = deploy::apply(&mut session, runner, &input, &plan, guard.watch(), &opts)
                 .await
@@ -496,6 +497,7 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
                 keep_going: args.common.keep_going,
                 progress: progress(ctx),
                 interrupt: interrupt.clone(),
+                pulumi_lock_wait: s.config.pulumi_lock_wait,
             };
             let report = deploy::destroy(&mut session, runner, &targets, guard.watch(), &opts).await.map_err(Failure::from)?;
             anyhow::Ok(report)

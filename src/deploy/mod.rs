@@ -52,6 +52,9 @@ pub struct RunOptions {
     /// Flips to `true` on Ctrl-C (see [`interrupts`]); forwarded to every
     /// running `pulumi`.
     pub interrupt: Interrupt,
+    /// How long a takeover waits for Pulumi's own lock on a component left
+    /// in progress (`pulumi.lockWait`).
+    pub pulumi_lock_wait: Duration,
 }
 
 /// Listens for SIGINT and SIGTERM from now on (the default action, dying
@@ -474,6 +477,7 @@ impl<'o> Scheduler<'o> {
                                 env: self.env.clone(),
                                 job,
                                 left_in_progress,
+                                pulumi_lock_wait: self.opts.pulumi_lock_wait,
                                 interrupt: self.interrupt.clone(),
                                 progress: self.opts.progress.clone(),
                             };
@@ -774,6 +778,7 @@ struct ComponentTask {
     /// The last run of this component never finished: its Pulumi lock may
     /// still be held ([`ComponentTask::when_unlocked`]).
     left_in_progress: bool,
+    pulumi_lock_wait: Duration,
     interrupt: Interrupt,
     progress: Progress,
 }
@@ -826,7 +831,7 @@ impl ComponentTask {
     /// lock panka took over, Pulumi may still hold its own lock on the
     /// stack: never two engines on one Pulumi stack (SPEC §9). A holder that
     /// is provably dead (this host, its pid gone) has its lock cleared with
-    /// `pulumi cancel`; any other is waited for, up to [`PULUMI_LOCK_WAIT`]
+    /// `pulumi cancel`; any other is waited for, up to `pulumi.lockWait`
     /// (an interrupted or lease-expired `pulumi` ends gracefully and clears
     /// its lock), then the component stops with the command for a person.
     async fn when_unlocked<F, Fut>(&self, dir: &Path, step: F) -> Result<(), RunError>
@@ -836,7 +841,7 @@ impl ComponentTask {
     {
         let (r, env, i) = (&self.runner, self.env.as_str(), &self.interrupt);
         let project = self.job.project();
-        let deadline = Instant::now() + PULUMI_LOCK_WAIT;
+        let deadline = Instant::now() + self.pulumi_lock_wait;
         let mut cancelled = false;
         loop {
             let err = match step().await {
@@ -871,11 +876,6 @@ impl ComponentTask {
         }
     }
 }
-
-/// How long a takeover waits for the Pulumi lock of the run it took over
-/// to clear before it asks a person (two default leases: a `pulumi` past
-/// its holder's lease deadline is interrupted and finishes its steps).
-const PULUMI_LOCK_WAIT: Duration = Duration::from_secs(240);
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<(), RunError> {
     std::fs::write(dir.join(name), text)
