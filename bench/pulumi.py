@@ -18,7 +18,9 @@ Medians and maxima are printed; nothing is asserted.
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 from collections import defaultdict
-from datetime import datetime
+
+sys.path.insert(0, os.path.dirname(__file__))
+from apply import ts  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 TOOLS = os.path.join(ROOT, ".tools", "bin")
@@ -44,15 +46,6 @@ fi
 printf '%s %s %s %s\\n' "$project" "$cmd" "$start" "$end" >> "$BENCH_PULUMI_LOG"
 exit $rc
 """
-
-
-def ts(s):
-    s = s.replace("Z", "+00:00")
-    if "." in s:
-        head, rest = s.split(".", 1)
-        frac, tz = rest[:rest.index("+")], rest[rest.index("+"):]
-        s = f"{head}.{frac[:6]}{tz}"
-    return datetime.fromisoformat(s).timestamp()
 
 
 def seed(cloud, token, name, outputs):

@@ -283,3 +283,14 @@ fn version_and_completion() {
     let bad = run(&["plan", "--output", "yaml"], None);
     assert_eq!(bad.status.code(), Some(2), "usage errors exit 2");
 }
+
+#[test]
+fn the_shared_program_is_planned_first_under_its_own_heading() {
+    let out = run(&["plan", "-e", "dev"], Some(&support::root().join("examples/minimal")));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let shared = text.find("the stack's shared program").unwrap_or_else(|| panic!("{text}"));
+    let wave1 = text.find("wave 1").unwrap_or_else(|| panic!("{text}"));
+    assert!(shared < wave1 && text[shared..wave1].contains("_stack/shared (Stack)"), "{text}");
+    assert!(!text.contains("deletions"), "nothing is deleted: {text}");
+}

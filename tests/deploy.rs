@@ -9,13 +9,13 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Output;
 
 use serde::Deserialize;
 use serde_json::Value;
 use support::pulumi::{seed, seed_load_balancer};
-use support::{moto, panka, stderr, stdout};
+use support::{copy_dir, moto, panka, stderr, stdout, wait_exit, walk};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -118,19 +118,6 @@ impl Fixture {
 
     fn state(&self, name: &str) -> State {
         serde_json::from_slice(&std::fs::read(self.state_path(name)).unwrap()).unwrap()
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
     }
 }
 
@@ -249,20 +236,6 @@ fn changing_version_reapplies_exactly_the_components_that_use_it_and_destroy_goe
     let stacks = f.stack.join(".panka/stacks/payments/dev/pulumi/.pulumi/stacks");
     let left: Vec<_> = walk(&stacks).into_iter().filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
     assert!(left.is_empty(), "{left:?}");
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.path().is_dir() {
-                out.extend(walk(&e.path()));
-            } else {
-                out.push(e.path());
-            }
-        }
-    }
-    out
 }
 
 #[test]
@@ -455,22 +428,6 @@ fn wait_for_call(f: &Fixture, line: &str) {
     while !std::fs::read_to_string(&f.log).unwrap_or_default().contains(line) {
         assert!(std::time::Instant::now() < deadline, "`{line}` never happened");
         std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-}
-
-/// The child's exit and output, or a panic (after killing it) past `secs`.
-fn wait_exit(mut child: std::process::Child, secs: u64) -> (std::process::ExitStatus, Output) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (status, child.wait_with_output().unwrap());
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("panka did not stop within {secs}s\n{}", stderr(&out));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
 

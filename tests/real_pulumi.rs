@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::Value;
 use support::pulumi::{operations, resources, seed, seed_load_balancer, Operation};
-use support::{moto, panka, stderr, stdout};
+use support::{copy_dir, moto, panka, stderr, stdout, wait_exit, walk};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -109,19 +109,6 @@ impl Fixture {
         }
         out.sort();
         out
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
     }
 }
 
@@ -374,21 +361,6 @@ fn wait_for_op(f: &Fixture, op: &str, type_token: &str) {
     }
 }
 
-fn wait_exit(mut child: std::process::Child, secs: u64) -> (std::process::ExitStatus, Output) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (status, child.wait_with_output().unwrap());
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("panka did not stop within {secs}s\n{}", stderr(&out));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Processes whose command line mentions `needle` (from /proc).
 fn processes_with(needle: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -426,17 +398,7 @@ fn sigint_mid_up_is_forwarded_to_pulumi_and_the_next_apply_completes() {
 fn sigkill_of_panka_mid_up_ends_its_pulumi_and_the_next_apply_takes_over_and_completes() {
     let f = Fixture::example("minimal");
     let lease = ("PANKA_LOCKS_LEASE", "3s");
-    let marker = format!("PANKA_TEST_RUN={}", f.cloud.display());
-    let child = spawn(
-        &f,
-        &["apply", "--auto-approve"],
-        &[
-            ("FAKE_AWS_DELAY", "create aws:ecs/service:Service=4"),
-            lease,
-            ("PANKA_TEST_RUN", &f.cloud.display().to_string()),
-        ],
-    );
-    wait_for_op(&f, "create-start", "aws:ecs/service:Service");
+    let (child, marker) = apply_until_the_service_is_being_created(&f, 4, lease);
     // The engine, its YAML language host and the provider are running.
     let running = processes_with(&marker);
     for name in ["pulumi", "pulumi-language-yaml", "pulumi-resource-aws"] {
@@ -489,17 +451,20 @@ fn secrets_stay_out_of_output_state_and_history() {
     assert!(!seen.contains(PASSPHRASE), "the passphrase leaked");
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
+/// Starts `apply` of the minimal example in the background, its worker's ECS
+/// service taking `secs` to create, and returns once that create started,
+/// with the environment marker every process of the run carries.
+fn apply_until_the_service_is_being_created(
+    f: &Fixture,
+    secs: u32,
+    lease: (&str, &str),
+) -> (std::process::Child, String) {
+    let run_id = f.cloud.display().to_string();
+    let delay = format!("create aws:ecs/service:Service={secs}");
+    let child =
+        spawn(f, &["apply", "--auto-approve"], &[("FAKE_AWS_DELAY", &delay), lease, ("PANKA_TEST_RUN", &run_id)]);
+    wait_for_op(f, "create-start", "aws:ecs/service:Service");
+    (child, format!("PANKA_TEST_RUN={run_id}"))
 }
 
 /// What SPEC §9 calls provably dead: the whole tree is killed (panka, its
@@ -511,14 +476,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn sigkill_of_the_whole_tree_leaves_pulumis_lock_which_the_next_apply_clears_as_provably_dead() {
     let f = Fixture::example("minimal");
     let lease = ("PANKA_LOCKS_LEASE", "3s");
-    let run_id = f.cloud.display().to_string();
-    let marker = format!("PANKA_TEST_RUN={run_id}");
-    let child = spawn(
-        &f,
-        &["apply", "--auto-approve"],
-        &[("FAKE_AWS_DELAY", "create aws:ecs/service:Service=30"), lease, ("PANKA_TEST_RUN", &run_id)],
-    );
-    wait_for_op(&f, "create-start", "aws:ecs/service:Service");
+    let (child, marker) = apply_until_the_service_is_being_created(&f, 30, lease);
     // Every process of the run, at once.
     let pids: Vec<i32> = processes_with(&marker).iter().filter_map(|p| p.split(' ').next()?.parse().ok()).collect();
     assert!(pids.len() >= 4, "panka, pulumi, its YAML host and provider: {pids:?}");
@@ -555,14 +513,7 @@ fn sigkill_of_the_whole_tree_leaves_pulumis_lock_which_the_next_apply_clears_as_
 fn a_pulumi_lock_panka_cannot_prove_dead_is_never_cleared_and_exits_3_with_the_cancel_command() {
     let f = Fixture::example("minimal");
     let lease = ("PANKA_LOCKS_LEASE", "3s");
-    let run_id = f.cloud.display().to_string();
-    let marker = format!("PANKA_TEST_RUN={run_id}");
-    let child = spawn(
-        &f,
-        &["apply", "--auto-approve"],
-        &[("FAKE_AWS_DELAY", "create aws:ecs/service:Service=3"), lease, ("PANKA_TEST_RUN", &run_id)],
-    );
-    wait_for_op(&f, "create-start", "aws:ecs/service:Service");
+    let (child, marker) = apply_until_the_service_is_being_created(&f, 3, lease);
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     let _ = wait_exit(child, 10);
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -30,7 +30,8 @@ fn render_writes_a_program_per_component_by_wave() {
         }
     }
     found.sort();
-    assert_eq!(found, vec!["wave-01/orders-jobs", "wave-02/orders-worker"]);
+    // The stack's shared program (its created cluster) first, as wave 0.
+    assert_eq!(found, vec!["wave-00/minimal-shared", "wave-01/orders-jobs", "wave-02/orders-worker"]);
 }
 
 #[test]

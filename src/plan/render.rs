@@ -61,18 +61,21 @@ pub fn to_text(plan: &Plan, color: bool, show_unchanged: bool) -> String {
     let mut out = String::new();
     let serial = plan.state_serial.map_or("no state yet".to_string(), |s| format!("state serial {s}"));
     let _ = writeln!(out, "plan for stack `{}`, environment `{}` ({serial})", plan.stack, plan.environment);
-    let mut current_wave = usize::MAX;
+    let mut current = String::new();
     for c in &plan.changes {
         if c.action == Action::NoOp && !show_unchanged {
             continue;
         }
-        if c.wave != current_wave {
-            current_wave = c.wave;
-            if c.wave == 0 {
-                let _ = writeln!(out, "\ndeletions (reverse dependency order)");
-            } else {
-                let _ = writeln!(out, "\nwave {}", c.wave);
-            }
+        let section = if c.component == super::SHARED_KEY && c.action != Action::Delete {
+            "the stack's shared program (before every component)".to_string()
+        } else if c.wave == 0 {
+            "deletions (reverse dependency order)".to_string()
+        } else {
+            format!("wave {}", c.wave)
+        };
+        if section != current {
+            let _ = writeln!(out, "\n{section}");
+            current = section;
         }
         let head = format!("{} {} ({})", st.action(c.action), c.component, c.kind);
         let _ = writeln!(out, "{head:<60} {}", c.action);
