@@ -22,6 +22,7 @@ const CASES: &[(&str, &str, u32, u32)] = &[
     ("invalid-name-traversal", "invalid-name", 18, 18),
     ("duplicate-identity", "duplicate", 24, 18),
     ("duplicate-key", "duplicate-key", 21, 3),
+    ("duplicate-project", "duplicate", 27, 18),
     ("unknown-variable", "unknown-variable", 26, 42),
     ("dangling-depends-on", "unknown-component", 27, 15),
     ("dangling-value-from", "unknown-component", 29, 30),

@@ -48,6 +48,7 @@ pub fn check(stack: &LoadedStack) -> Vec<Diagnostic> {
             Some("add components under `services/<service>/components/`; `panka init` shows the layout".into());
     }
     c.names();
+    c.project_names();
     c.stack_spec();
     c.services();
     for comp in stack.components.values() {
@@ -90,6 +91,48 @@ impl Checker<'_> {
             self.name(c.kind.as_str(), &c.id.name, c.name_span, NAME_MAX);
             if let Some(svc_span) = c.node.at(&path("metadata.service")).map(|n| n.span) {
                 self.name("service", &c.id.service, svc_span, NAME_MAX);
+            }
+        }
+    }
+
+    /// Two components whose Pulumi projects (`<service>-<component>`) are the
+    /// same would share one program directory and one Pulumi stack, and the
+    /// second `pulumi up` would replace the first's resources (SPEC §3:
+    /// project names stay `<service>-<component>`, so the collision is an
+    /// error). `orders/dead-letter` and `orders-dead/letter` are such a pair;
+    /// so is any component named like the stack's shared program.
+    fn project_names(&mut self) {
+        let s = self.stack;
+        let shared = crate::plan::has_shared(s).then(|| format!("{}-shared", s.name()));
+        let mut by_project: BTreeMap<String, &Component> = BTreeMap::new();
+        for c in s.components.values() {
+            let project = c.id.project();
+            if shared.as_deref() == Some(project.as_str()) {
+                self.err(
+                    "duplicate",
+                    c.name_span,
+                    format!("`{}` has the Pulumi project `{project}` of the stack's shared program", c.id),
+                )
+                .hint = Some("rename the component or its service; `<stack>-shared` holds the created cluster".into());
+                continue;
+            }
+            match by_project.get(&project) {
+                None => {
+                    by_project.insert(project, c);
+                }
+                Some(first) => {
+                    let (first_id, first_span) = (first.id.to_string(), first.name_span);
+                    let d = self.err(
+                        "duplicate",
+                        c.name_span,
+                        format!("`{}` and `{first_id}` both become the Pulumi project `{project}`", c.id),
+                    );
+                    d.labels.push(super::diagnostic::Label { span: first_span, message: "the other one".into() });
+                    d.hint = Some(format!(
+                        "rename one of them: Pulumi projects are `<service>-<component>`, so `{}` and `{first_id}` would deploy over each other",
+                        c.id
+                    ));
+                }
             }
         }
     }
