@@ -1,5 +1,6 @@
 # The README's commands are targets here. Everything builds in release mode
-# once and reuses that build (tests, the example, benchmarks).
+# once and reuses that build (tests, benchmarks); the example has a quick
+# unoptimised build of its own.
 
 PANKA   := target/release/panka
 VENV    := .venv
@@ -11,10 +12,15 @@ NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 build:
 	$(CARGO) build --release --locked
 
-# Run panka on the bundled example with the local backend (no AWS, no Pulumi).
-example: build
-	$(PANKA) validate -C examples/payments
-	$(PANKA) plan -C examples/payments -e dev
+# Run panka on the bundled example with the local backend (no AWS, no Pulumi),
+# from a quick unoptimised build (profile `example`): a fresh clone gets there
+# in minutes; `make build` makes the optimised binary.
+EXAMPLE := target/example/panka
+
+example:
+	$(CARGO) build --profile example --locked --bin panka
+	$(EXAMPLE) validate -C examples/payments
+	$(EXAMPLE) plan -C examples/payments -e dev
 
 # The whole test suite: unit, end-to-end (the real binary on fixtures), the
 # AWS-facing tests against a moto server the harness starts itself, and
