@@ -8,7 +8,7 @@ Three applies: create (nothing deployed), update (VERSION changes, which 4
 components use), and no-op (nothing changed). For each, per component:
 
 - pulumi processes started (engine invocations: `stack select`, `up`,
-  `stack output` …), counted by a timing wrapper in front of the real CLI;
+  `up` …), counted by a timing wrapper in front of the real CLI;
 - wall time: from panka's "started" to its "done" event (`--output json`);
 - panka's own share: that wall time minus the time its pulumi calls took
   (measured by the wrapper around each call: fork/exec of the wrapper is

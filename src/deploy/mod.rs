@@ -808,16 +808,20 @@ impl ComponentTask {
                 let name = self.component.clone();
                 let progress = self.progress.clone();
                 let progress = &progress;
-                self.when_unlocked(d, || {
-                    let name = name.clone();
-                    r.up(d, env, i, move |e| match e {
-                        EngineEvent::Step { op, kind, .. } => progress.step(&name, &op, &kind),
-                        EngineEvent::StepDone { .. } => progress.step_done(&name),
-                        _ => {}
+                let outputs = self
+                    .when_unlocked(d, || {
+                        let name = name.clone();
+                        r.up(d, env, i, move |e| match e {
+                            EngineEvent::Step { op, kind, .. } => progress.step(&name, &op, &kind),
+                            EngineEvent::StepDone { .. } | EngineEvent::StackOutputs(_) => progress.step_done(&name),
+                            _ => {}
+                        })
                     })
-                })
-                .await?;
-                r.outputs(d, env, i).await
+                    .await?;
+                match outputs {
+                    Some(outputs) => Ok(outputs),
+                    None => r.outputs(d, env, i).await,
+                }
             }
             Job::Destroy { .. } => {
                 self.when_unlocked(d, || r.destroy(d, env, i)).await?;
@@ -834,10 +838,10 @@ impl ComponentTask {
     /// `pulumi cancel`; any other is waited for, up to `pulumi.lockWait`
     /// (an interrupted or lease-expired `pulumi` ends gracefully and clears
     /// its lock), then the component stops with the command for a person.
-    async fn when_unlocked<F, Fut>(&self, dir: &Path, step: F) -> Result<(), RunError>
+    async fn when_unlocked<T, F, Fut>(&self, dir: &Path, step: F) -> Result<T, RunError>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<(), RunError>>,
+        Fut: std::future::Future<Output = Result<T, RunError>>,
     {
         let (r, env, i) = (&self.runner, self.env.as_str(), &self.interrupt);
         let project = self.job.project();

@@ -148,7 +148,13 @@ pub enum EngineEvent {
     Error(String),
     /// The run's summary: changed resources by operation.
     Summary(BTreeMap<String, u64>),
+    /// The stack's outputs once the program ran (the `pulumi:pulumi:Stack`
+    /// resource's outputs; secrets are `[secret]`, see [`parse_outputs`]).
+    StackOutputs(BTreeMap<String, Value>),
 }
+
+/// The type of the resource that holds a Pulumi stack's outputs.
+const STACK_TOKEN: &str = "pulumi:pulumi:Stack";
 
 /// Parses one line of `up --json`; anything unknown is `None`, never an error.
 pub fn parse_event(line: &str) -> Option<EngineEvent> {
@@ -166,7 +172,16 @@ pub fn parse_event(line: &str) -> Option<EngineEvent> {
         return Some(EngineEvent::Step { op, urn, kind });
     }
     if let Some(e) = v.get("resOutputsEvent") {
-        let (op, urn, _) = meta(e);
+        let (op, urn, kind) = meta(e);
+        if kind == STACK_TOKEN {
+            // Pulumi reports the stack resource's outputs here (secrets as
+            // its masked envelope), the same as `stack output --json`.
+            if let Some(Value::Object(outputs)) = e["metadata"]["new"].get("outputs") {
+                return Some(EngineEvent::StackOutputs(
+                    outputs.iter().map(|(k, v)| (k.clone(), mask(v.clone()))).collect(),
+                ));
+            }
+        }
         return Some(EngineEvent::StepDone { op, urn });
     }
     if let Some(e) = v.get("diagnosticEvent") {
@@ -294,21 +309,26 @@ impl Runner {
     }
 
     /// `pulumi up --yes --skip-preview --non-interactive --json`; `on_event`
-    /// sees every engine event as it arrives.
+    /// sees every engine event as it arrives. Returns the stack's outputs
+    /// when the engine reported them (it does: the stack resource's outputs
+    /// event), which saves a `pulumi stack output` process per component.
     pub async fn up(
         &self,
         dir: &Path,
         stack: &str,
         interrupt: &Interrupt,
         mut on_event: impl FnMut(EngineEvent),
-    ) -> Result<(), RunError> {
+    ) -> Result<Option<BTreeMap<String, Value>>, RunError> {
         let args = ["up", "--yes", "--skip-preview", "--non-interactive", "--json", "--stack", stack];
         let mut errors = Vec::new();
+        let mut outputs = None;
         let result = self
             .run(dir, &args, interrupt, |line| {
                 if let Some(e) = parse_event(line) {
-                    if let EngineEvent::Error(m) = &e {
-                        errors.push(m.clone());
+                    match &e {
+                        EngineEvent::Error(m) => errors.push(m.clone()),
+                        EngineEvent::StackOutputs(o) => outputs = Some(o.clone()),
+                        _ => {}
                     }
                     on_event(e);
                 }
@@ -325,7 +345,7 @@ impl Runner {
                 let detail = if detail.is_empty() { format!(": {}", first_line(&errors[0])) } else { detail };
                 Err(RunError::Exited { command, code, detail, stderr: text })
             }
-            other => other.map(drop),
+            other => other.map(|_| outputs),
         }
     }
 
@@ -568,6 +588,14 @@ mod tests {
         );
         assert_eq!(parse_event(r#"{"diagnosticEvent":{"severity":"info","message":"x"}}"#), None);
         assert_eq!(parse_event("not json"), None);
+        // As pulumi v3.276.0 prints the stack's outputs (a secret masked).
+        let Some(EngineEvent::StackOutputs(o)) = parse_event(
+            r#"{"resOutputsEvent":{"metadata":{"op":"same","urn":"urn:pulumi:dev::p::pulumi:pulumi:Stack::p-dev","type":"pulumi:pulumi:Stack","new":{"outputs":{"n":5432,"sec":{"4dabf18193072939515e22adb298388d":"1b47061264138c4ac30d75fd1eb44270","ciphertext":"[secret]"}}}}}}"#,
+        ) else {
+            panic!("stack outputs")
+        };
+        assert_eq!(o["n"], 5432);
+        assert_eq!(o["sec"], SECRET_PLACEHOLDER);
         assert_eq!(parse_event(r#"{"somethingNew":{}}"#), None);
         let Some(EngineEvent::Summary(s)) = parse_event(r#"{"summaryEvent":{"resourceChanges":{"create":4}}}"#) else {
             panic!("summary")
