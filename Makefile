@@ -26,6 +26,7 @@ example:
 # AWS-facing tests against a moto server the harness starts itself, and
 # apply/destroy through the real Pulumi engine (`make pulumi`).
 test: build venv schema pulumi
+	cd tests/stand-in-aws && STAND_IN_DATA=$(CURDIR)/.tools/stand-in-aws go test -count=1 .
 ifeq ($(NEXTEST),yes)
 	$(CARGO) nextest run --release --locked --no-fail-fast
 else
