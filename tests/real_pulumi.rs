@@ -51,6 +51,26 @@ impl Fixture {
         self
     }
 
+    /// The S3 state backend (Pulumi's too) and DynamoDB locks, on a new
+    /// bucket and table of the moto server; returns them.
+    fn on_s3(self, rt: &tokio::runtime::Runtime) -> (Self, String, String) {
+        let (bucket, table) = rt.block_on(async { (moto::new_bucket().await, moto::new_table().await) });
+        let endpoint = moto::endpoint();
+        let f = self
+            .with_env("PANKA_BACKEND_TYPE", "s3")
+            .with_env("PANKA_BACKEND_BUCKET", &bucket)
+            .with_env("PANKA_BACKEND_REGION", "us-east-1")
+            .with_env("PANKA_BACKEND_ENDPOINT", &endpoint)
+            .with_env("PANKA_LOCKS_TYPE", "dynamodb")
+            .with_env("PANKA_LOCKS_TABLE", &table)
+            .with_env("PANKA_LOCKS_REGION", "us-east-1")
+            .with_env("PANKA_LOCKS_ENDPOINT", &endpoint)
+            .with_env("AWS_ACCESS_KEY_ID", "testing")
+            .with_env("AWS_SECRET_ACCESS_KEY", "testing")
+            .with_env("AWS_REGION", "us-east-1");
+        (f, bucket, table)
+    }
+
     fn cmd(&self, args: &[&str], extra: &[(&str, &str)]) -> assert_cmd::Command {
         let mut cmd = panka();
         cmd.current_dir(&self.stack).arg("--pulumi").arg(support::pulumi::pulumi()).args(args);
@@ -221,20 +241,7 @@ fn minimal_on_the_local_backend_applies_is_a_no_op_twice_reapplies_a_version_cha
 #[test]
 fn payments_on_s3_and_dynamodb_deploys_every_kind_with_typed_references_then_destroys() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (bucket, table) = rt.block_on(async { (moto::new_bucket().await, moto::new_table().await) });
-    let endpoint = moto::endpoint();
-    let f = Fixture::example("payments")
-        .with_env("PANKA_BACKEND_TYPE", "s3")
-        .with_env("PANKA_BACKEND_BUCKET", &bucket)
-        .with_env("PANKA_BACKEND_REGION", "us-east-1")
-        .with_env("PANKA_BACKEND_ENDPOINT", &endpoint)
-        .with_env("PANKA_LOCKS_TYPE", "dynamodb")
-        .with_env("PANKA_LOCKS_TABLE", &table)
-        .with_env("PANKA_LOCKS_REGION", "us-east-1")
-        .with_env("PANKA_LOCKS_ENDPOINT", &endpoint)
-        .with_env("AWS_ACCESS_KEY_ID", "testing")
-        .with_env("AWS_SECRET_ACCESS_KEY", "testing")
-        .with_env("AWS_REGION", "us-east-1");
+    let (f, bucket, table) = Fixture::example("payments").on_s3(&rt);
     // What the platform team provides in dev: the cluster and the shared ALB.
     seed(
         &f.cloud,
@@ -281,8 +288,24 @@ fn payments_on_s3_and_dynamodb_deploys_every_kind_with_typed_references_then_des
 }
 
 #[test]
-fn the_init_scaffold_applies_and_destroys() {
-    let f = Fixture::empty("shop");
+fn the_init_scaffold_applies_and_destroys_on_the_local_backend() {
+    init_scaffold_applies_and_destroys(Fixture::empty("shop"));
+}
+
+#[test]
+fn the_init_scaffold_applies_and_destroys_on_s3_and_dynamodb() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (f, bucket, _) = Fixture::empty("shop").on_s3(&rt);
+    init_scaffold_applies_and_destroys(f);
+    let keys = rt.block_on(async {
+        let out = moto::s3().await.list_objects_v2().bucket(&bucket).send().await.unwrap();
+        out.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect::<Vec<_>>()
+    });
+    assert!(keys.iter().any(|k| k.starts_with("stacks/shop/dev/pulumi/.pulumi/")), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains(".pulumi/stacks/") && k.ends_with(".json")), "{keys:?}");
+}
+
+fn init_scaffold_applies_and_destroys(f: Fixture) {
     let o = f.cmd(&["init", "shop"], &[]).current_dir(f.stack.parent().unwrap()).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = std::fs::read_to_string(f.stack.join("stack.yaml")).unwrap();
