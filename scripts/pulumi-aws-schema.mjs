@@ -141,41 +141,8 @@ function parseOne(a) {
 // (the line after `{`), until the closing brace at `indent`. Each member is
 // {name, optional, type, deprecated, readonly}.
 function readMembers(lines, start, indent) {
-  const members = [];
-  let i = start;
-  let deprecated = null;
-  const close = " ".repeat(indent) + "}";
-  while (i < lines.length) {
-    const line = lines[i];
-    if (line === close || line.startsWith(close + ";")) return { members, end: i };
-    const trimmed = line.trim();
-    if (trimmed.startsWith("/**")) {
-      let block = trimmed;
-      while (!block.includes("*/") && i + 1 < lines.length) block += "\n" + lines[++i];
-      const d = block.match(/@deprecated\s*([^\n*]*)/);
-      deprecated = d ? d[1].trim() || "deprecated" : null;
-      i++;
-      continue;
-    }
-    const m = trimmed.match(/^(readonly\s+)?([A-Za-z_$][A-Za-z0-9_$]*)(\?)?:\s*(.*)$/);
-    if (m && !trimmed.startsWith("static ") && !trimmed.startsWith("constructor")) {
-      let type = m[4];
-      while (!(balancedInner(type) && type.trimEnd().endsWith(";")) && i + 1 < lines.length) {
-        type += " " + lines[++i].trim();
-      }
-      type = type.trimEnd().replace(/;$/, "");
-      members.push({
-        name: m[2],
-        optional: Boolean(m[3]),
-        type: parseType(type),
-        deprecated,
-        readonly: Boolean(m[1]),
-      });
-    }
-    deprecated = null;
-    i++;
-  }
-  throw new Error("unterminated declaration body");
+  const { members, end } = readRawMembers(lines, start, indent);
+  return { members: members.map(({ raw, ...m }) => ({ ...m, type: parseType(raw) })), end };
 }
 
 function findDecl(lines, re) {
@@ -479,8 +446,9 @@ function readTypeDecls(file) {
   return decls;
 }
 
-// Like readMembers, but keeps the raw type text (parsed later, once every
-// type name is known).
+// The members of a body as readMembers reads them, with the raw type text
+// (`raw`) instead of the parsed type: the Pulumi schema parses it later,
+// once every type name is known.
 function readRawMembers(lines, start, indent) {
   const members = [];
   let i = start;
