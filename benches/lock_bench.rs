@@ -31,12 +31,7 @@ fn scope() -> StackScope {
 }
 
 fn request() -> LockRequest {
-    LockRequest {
-        scope: scope(),
-        granularity: Granularity::Stack,
-        owner: Owner::current("apply", "bench"),
-        services_may_lock: false,
-    }
+    LockRequest { scope: scope(), granularity: Granularity::Stack, owner: Owner::current("apply", "bench") }
 }
 
 fn stats(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {

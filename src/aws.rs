@@ -13,6 +13,9 @@
 use std::error::Error as StdError;
 use std::fmt;
 
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 
@@ -21,6 +24,24 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 pub struct AwsSettings {
     pub profile: Option<String>,
     pub region: Option<String>,
+    /// The longest one AWS call may take, retries included (`aws.timeout`,
+    /// [`DEFAULT_TIMEOUT`] when unset); each attempt gets a third of it.
+    pub timeout: Option<Duration>,
+}
+
+/// The default operation timeout of every AWS call. No call may hang: a
+/// request on a dead connection otherwise waits forever (SPEC §9).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connect, attempt and operation timeouts for an operation timeout.
+pub fn timeouts(operation: Duration) -> TimeoutConfig {
+    let attempt = (operation / 3).max(Duration::from_millis(500));
+    TimeoutConfig::builder()
+        .connect_timeout(attempt.min(Duration::from_secs(3)))
+        .read_timeout(attempt)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(operation)
+        .build()
 }
 
 /// Per-service overrides (`backend.region`/`backend.endpoint`,
@@ -33,7 +54,8 @@ pub struct ServiceSettings {
 
 /// Loads the shared SDK configuration.
 pub async fn load_config(settings: &AwsSettings) -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts(settings.timeout.unwrap_or(DEFAULT_TIMEOUT)));
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }

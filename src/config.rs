@@ -83,6 +83,9 @@ pub struct AwsSection {
     pub profile: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// The longest one AWS call may take, retries included (`30s` by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -108,7 +111,7 @@ pub struct PulumiSection {
 }
 
 /// Every key with its environment twin, for docs and `panka config`.
-pub const KEYS: [(&str, &str); 18] = [
+pub const KEYS: [(&str, &str); 19] = [
     ("backend.type", "PANKA_BACKEND_TYPE"),
     ("backend.bucket", "PANKA_BACKEND_BUCKET"),
     ("backend.prefix", "PANKA_BACKEND_PREFIX"),
@@ -121,6 +124,7 @@ pub const KEYS: [(&str, &str); 18] = [
     ("locks.lease", "PANKA_LOCKS_LEASE"),
     ("aws.profile", "PANKA_AWS_PROFILE"),
     ("aws.region", "PANKA_AWS_REGION"),
+    ("aws.timeout", "PANKA_AWS_TIMEOUT"),
     ("tenant.name", "PANKA_TENANT_NAME"),
     ("pulumi.binary", "PANKA_PULUMI_BINARY"),
     ("pulumi.passphrase", "PANKA_PULUMI_PASSPHRASE"),
@@ -146,6 +150,8 @@ pub struct Config {
     pub lock_lease: Duration,
     pub aws_profile: Option<String>,
     pub aws_region: Option<String>,
+    /// The operation timeout of every AWS call.
+    pub aws_timeout: Duration,
     /// `default` when none is configured.
     pub tenant: String,
     pub pulumi_binary: Option<String>,
@@ -259,6 +265,24 @@ impl Config {
                 config_error(format!("pulumi.lockWait: {e}"), "write it like 240s, 4m or 1h; the default is 4m")
             })?,
         };
+        let aws_timeout = match get("PANKA_AWS_TIMEOUT", &file.aws.timeout) {
+            None => crate::aws::DEFAULT_TIMEOUT,
+            Some(raw) => match parse_duration(&raw) {
+                Ok(d) if d >= Duration::from_secs(1) => d,
+                Ok(_) => {
+                    return Err(config_error(
+                        format!("aws.timeout=`{raw}` is too short"),
+                        "use at least 1s; the default is 30s",
+                    ))
+                }
+                Err(e) => {
+                    return Err(config_error(
+                        format!("aws.timeout: {e}"),
+                        "write it like 30s or 2m; the default is 30s",
+                    ))
+                }
+            },
+        };
         let tenant = overrides
             .tenant
             .clone()
@@ -277,6 +301,7 @@ impl Config {
             lock_lease,
             aws_profile: get("PANKA_AWS_PROFILE", &file.aws.profile),
             aws_region: get("PANKA_AWS_REGION", &file.aws.region),
+            aws_timeout,
             tenant,
             pulumi_binary: overrides.pulumi_binary.clone().or_else(|| get("PANKA_PULUMI_BINARY", &file.pulumi.binary)),
             pulumi_passphrase: get("PANKA_PULUMI_PASSPHRASE", &file.pulumi.passphrase),

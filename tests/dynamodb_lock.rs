@@ -12,9 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use panka::exit::ExitStatus;
-use panka::lock::dynamodb::{to_item, DynamoDbLocks};
+use panka::lock::dynamodb::{to_item, DynamoDbLocks, Layout};
 use panka::lock::ops::{find_lock, list_locks, unlock, Liveness};
 use panka::lock::record::now_f64;
 use panka::lock::{
@@ -32,7 +31,7 @@ fn scope() -> StackScope {
 fn request(who: &str) -> LockRequest {
     let mut owner = Owner::current("apply", &format!("dep-{who}"));
     owner.locked_by = format!("{who}@test");
-    LockRequest { scope: scope(), granularity: Granularity::Stack, owner, services_may_lock: true }
+    LockRequest { scope: scope(), granularity: Granularity::Stack, owner }
 }
 
 fn lease(secs: u64) -> AcquireOptions {
@@ -44,21 +43,13 @@ async fn locks(table: &str) -> Arc<dyn LockBackend> {
 }
 
 async fn raw_item(table: &str, key: &str) -> Option<LockRecord> {
-    let out = moto::dynamodb()
-        .await
-        .get_item()
-        .table_name(table)
-        .key("lockKey", AttributeValue::S(key.to_string()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    out.item().map(|i| panka::lock::dynamodb::from_item(i).unwrap())
+    moto::raw_lock(table, key).await
 }
 
 /// Writes a lock item directly, as another panka (or a bad actor) would.
 async fn put_raw(table: &str, record: &LockRecord) {
-    moto::dynamodb().await.put_item().table_name(table).set_item(Some(to_item(record))).send().await.unwrap();
+    let item = to_item(record, Layout::Keyed).unwrap();
+    moto::dynamodb().await.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
 }
 
 fn foreign_record(key: &str, who: &str, expires_in: i64) -> LockRecord {
@@ -244,6 +235,9 @@ async fn a_holder_whose_item_is_overwritten_notices_within_a_quarter_lease_and_s
     assert_eq!(raw_item(&table, &scope().lock_key()).await.unwrap().lock_id, thief.lock_id);
 }
 
+/// A lock that looks expired is watched for a full lease on our own clock
+/// and taken over only because its version never moved; one that looks
+/// alive fails at once and is never touched.
 #[tokio::test]
 async fn an_expired_lock_is_taken_over_and_recorded_but_a_live_one_never() {
     let table = moto::new_table().await;
@@ -261,11 +255,13 @@ async fn an_expired_lock_is_taken_over_and_recorded_but_a_live_one_never() {
     // panka must not need it.
     let dead = foreign_record(&key, "dead", -5);
     put_raw(&table, &dead).await;
-    let listing = list_locks(backend.as_ref(), &scope().tenant).await.unwrap();
+    let listing = list_locks(backend.as_ref(), &scope().tenant, false).await.unwrap();
     assert_eq!(listing.locks.len(), 1);
     assert_eq!(listing.locks[0].liveness, Liveness::Expired);
 
+    let watching = Instant::now();
     let guard = acquire(backend.clone(), &request("a"), &lease(2)).await.unwrap();
+    assert!(watching.elapsed() >= Duration::from_secs(2), "watched a full lease first: {:?}", watching.elapsed());
     let takeover = guard.takeover().expect("takeover reported");
     assert_eq!(takeover.previous_lock_id, dead.lock_id);
     assert_eq!(takeover.previous_holder, "dead@elsewhere");
@@ -314,7 +310,7 @@ async fn lock_timeout_waits_with_backoff_then_reports_the_holder() {
     let options = AcquireOptions {
         lease: Duration::from_secs(120),
         timeout: Duration::from_secs(4),
-        on_wait: Some(Arc::new(move |_r: &LockRecord, waited: Duration| seen.lock().unwrap().push(waited))),
+        on_wait: Some(Arc::new(move |_r: &LockRecord, waited: Duration, _| seen.lock().unwrap().push(waited))),
     };
     let started = Instant::now();
     let err = acquire(backend.clone(), &request("waiter"), &options).await.err().unwrap();
@@ -380,7 +376,7 @@ async fn a_sigkilled_holder_is_waited_for_then_taken_over_and_reported() {
     let options = AcquireOptions {
         lease: Duration::from_secs(2),
         timeout: Duration::from_secs(20),
-        on_wait: Some(Arc::new(move |r: &LockRecord, _| {
+        on_wait: Some(Arc::new(move |r: &LockRecord, _, _| {
             assert_eq!(r.locked_by, "victim@test");
             *seen.lock().unwrap() += 1;
         })),

@@ -23,7 +23,7 @@ fn scope() -> StackScope {
 fn request(who: &str) -> LockRequest {
     let mut owner = Owner::current("apply", "dep");
     owner.locked_by = format!("{who}@test");
-    LockRequest { scope: scope(), granularity: Granularity::Stack, owner, services_may_lock: true }
+    LockRequest { scope: scope(), granularity: Granularity::Stack, owner }
 }
 
 fn lease(secs: u64) -> AcquireOptions {
@@ -161,7 +161,7 @@ async fn local_lock_heartbeat_takeover_release_and_loss() {
     // Expired: taken over and recorded.
     stolen.expires_at = now_f64() as i64 - 10;
     std::fs::write(&file, serde_json::to_vec(&stolen).unwrap()).unwrap();
-    let listing = list_locks(backend.as_ref(), &scope().tenant).await.unwrap();
+    let listing = list_locks(backend.as_ref(), &scope().tenant, false).await.unwrap();
     assert_eq!(listing.locks[0].liveness, panka::lock::ops::Liveness::Expired);
     let c = acquire(backend.clone(), &request("c"), &lease(2)).await.unwrap();
     assert_eq!(c.takeover().unwrap().previous_lock_id, "thief");

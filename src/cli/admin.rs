@@ -5,7 +5,7 @@ use clap::{Args, Subcommand};
 
 use super::backends::{aws_failure, block_on, settings};
 use super::Context;
-use crate::admin::{self, Retention};
+use crate::admin::{self, InitOptions, Retention};
 use crate::aws;
 use crate::backend::{LockBackendSettings, StateBackendSettings};
 use crate::exit::{ExitStatus, Failure};
@@ -30,6 +30,13 @@ pub struct InitArgs {
     /// Days a history copy is kept.
     #[arg(long, default_value_t = 365)]
     pub history_days: i32,
+    /// Show what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// After a migration to `<table>-v2`: delete the old-layout table once
+    /// no live lock is left in it.
+    #[arg(long)]
+    pub drop_legacy: bool,
 }
 
 pub fn run(ctx: &Context, args: AdminArgs) -> Result<ExitStatus> {
@@ -53,12 +60,16 @@ fn run_init(ctx: &Context, args: InitArgs) -> Result<ExitStatus> {
         .into());
     };
     let table = table.clone().unwrap_or_else(|| crate::lock::dynamodb::DEFAULT_TABLE.to_string());
-    let retention = Retention { noncurrent_days: args.noncurrent_days, history_days: args.history_days };
+    let options = InitOptions {
+        retention: Retention { noncurrent_days: args.noncurrent_days, history_days: args.history_days },
+        dry_run: args.dry_run,
+        drop_legacy: args.drop_legacy,
+    };
     let report = block_on(async {
         let sdk = aws::load_config(&settings.aws).await;
         let s3 = aws_sdk_s3::Client::from_conf(aws::s3_config(&sdk, s3_service).build());
         let ddb = aws_sdk_dynamodb::Client::from_conf(aws::dynamodb_config(&sdk, ddb_service).build());
-        admin::init(&s3, bucket, &ddb, &table, retention).await
+        admin::init(&s3, bucket, &ddb, &table, options).await
     })?
     .map_err(aws_failure)?;
     if ctx.printer.json_mode() {

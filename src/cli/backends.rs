@@ -40,7 +40,11 @@ pub fn settings(ctx: &Context, config: &Config) -> Result<BackendSettings> {
     Ok(BackendSettings {
         state,
         locks,
-        aws: AwsSettings { profile: config.aws_profile.clone(), region: config.aws_region.clone() },
+        aws: AwsSettings {
+            profile: config.aws_profile.clone(),
+            region: config.aws_region.clone(),
+            timeout: Some(config.aws_timeout),
+        },
         tenant: Some(config.tenant.clone()),
         stack_dir: ctx.stack_dir(),
     })

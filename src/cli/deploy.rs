@@ -14,7 +14,7 @@ use super::Context;
 use crate::deploy::{self, check_pulumi, ApplyInput, Progress, ProgressMode, Report, RunOptions};
 use crate::exit::{ExitStatus, Failure};
 use crate::load::LoadedStack;
-use crate::lock::{acquire, AcquireOptions, Granularity, LockGuard, LockRequest, Owner};
+use crate::lock::{acquire, AcquireOptions, Granularity, LockGuard, LockRequest, Owner, WaitReason};
 use crate::model::stack::LockGranularity;
 use crate::pipeline::{prepare, Prepared};
 use crate::plan::{self, Action, Plan};
@@ -173,7 +173,6 @@ async fn start(
         scope: scope.clone(),
         granularity: granularity.clone(),
         owner: Owner::current(operation, &deployment_id),
-        services_may_lock: stack_granularity == LockGranularity::Service,
     };
     let guard = lock(ctx, &backends, &request, args.lock_timeout, s.config.lock_lease).await?;
     let interrupt = match deploy::interrupts() {
@@ -231,12 +230,21 @@ async fn lock(
     let options = AcquireOptions {
         lease,
         timeout,
-        on_wait: Some(Arc::new(move |holder, waited| {
-            printer.info(&format!(
+        on_wait: Some(Arc::new(move |holder, waited, reason| {
+            match reason {
+            WaitReason::Held => printer.info(&format!(
                 "waiting for the lock held by {} ({} so far)",
                 holder.locked_by,
                 crate::lock::record::human(waited)
-            ))
+            )),
+            WaitReason::LooksExpired { remaining } => printer.info(&format!(
+                "the lock held by {} (pid {}, lock id {}) looks expired: watching it for {} more; it is taken over if its holder shows no sign of life",
+                holder.locked_by,
+                holder.pid,
+                holder.lock_id,
+                crate::lock::record::human(remaining)
+            )),
+        }
         })),
     };
     Ok(acquire(Arc::clone(&backends.locks), request, &options).await.map_err(Failure::from)?)
@@ -254,6 +262,9 @@ fn print_report(ctx: &Context, report: &Report) {
     }
     if let Some(e) = &report.state_error {
         ctx.printer.error(e);
+    }
+    for w in &report.warnings {
+        ctx.printer.warn(w);
     }
     ctx.printer.out(&report.to_string());
 }

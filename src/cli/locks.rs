@@ -11,7 +11,11 @@ use crate::exit::{ExitStatus, Failure};
 use crate::lock::ops;
 
 #[derive(Debug, Args)]
-pub struct LocksArgs {}
+pub struct LocksArgs {
+    /// Every tenant's locks (admin mode: needs access to the whole table).
+    #[arg(long)]
+    pub all_tenants: bool,
+}
 
 #[derive(Debug, Args)]
 pub struct UnlockArgs {
@@ -22,11 +26,11 @@ pub struct UnlockArgs {
     pub force: bool,
 }
 
-pub fn run_locks(ctx: &Context, _args: LocksArgs) -> Result<ExitStatus> {
+pub fn run_locks(ctx: &Context, args: LocksArgs) -> Result<ExitStatus> {
     let config = ctx.config()?;
     let listing = block_on(async {
         let backends = open(ctx, &config).await?;
-        ops::list_locks(backends.locks.as_ref(), &backends.tenant)
+        ops::list_locks(backends.locks.as_ref(), &backends.tenant, args.all_tenants)
             .await
             .map_err(|e| anyhow::Error::from(Failure::from(e)))
     })??;

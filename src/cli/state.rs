@@ -98,7 +98,6 @@ pub fn run(ctx: &Context, args: StateArgs) -> Result<ExitStatus> {
                     granularity: Granularity::Stack,
                     owner: Owner::current("state-push", &uuid::Uuid::new_v4().to_string()),
                     // Whatever the stack's granularity, a push replaces the whole state.
-                    services_may_lock: true,
                 };
                 let options = AcquireOptions {
                     lease: config.lock_lease,

@@ -31,7 +31,7 @@ use tokio::task::JoinSet;
 
 use crate::graph::Graph;
 use crate::load::LoadedStack;
-use crate::lock::{LockHealth, LockWatch};
+use crate::lock::LockWatch;
 use crate::model::ComponentId;
 use crate::model::Kind;
 use crate::plan::{self, Action, Plan};
@@ -259,10 +259,8 @@ pub async fn destroy(
 async fn finish(session: &mut StateSession, report: &mut Report, started: Instant, opts: &RunOptions) {
     report.duration_ms = started.elapsed().as_millis() as u64;
     report.count();
-    if report.status == RunStatus::LockLost || report.components.is_empty() {
-        if report.components.is_empty() {
-            report.status = RunStatus::NoChanges;
-        }
+    if report.components.is_empty() && report.state_error.is_none() {
+        report.status = RunStatus::NoChanges;
         return;
     }
     let c = report.counts.clone();
@@ -291,10 +289,20 @@ async fn finish(session: &mut StateSession, report: &mut Report, started: Instan
             s.deployments.drain(..excess);
         })
         .await;
-    if let Err(e) = result {
-        report.state_error = Some(e.to_string());
-        report.state_exit = Some(e.exit_status());
+    match result {
+        // The first failure is the one to report; this one only says the
+        // record went to the same local copy.
+        Err(_) if report.state_error.is_some() => {}
+        Err(e) => {
+            report.state_exit = Some(e.exit_status());
+            report.state_error = Some(e.to_string());
+        }
+        Ok(_) => {}
     }
+    if let Some(path) = session.rescue_path() {
+        report.rescue = Some(path.display().to_string());
+    }
+    report.warnings.extend(session.take_warnings());
 }
 
 /// The result of one component task.
@@ -311,13 +319,26 @@ struct Scheduler<'o> {
     env: String,
     interrupt: Interrupt,
     interrupted: bool,
+    /// What the running tasks watch: Ctrl-C/SIGTERM, or a lost lock (a
+    /// holder past its lease deadline interrupts its Pulumi runs, so they
+    /// end gracefully and clear Pulumi's own lock before anyone takes over).
+    stop_tasks: Arc<watch::Sender<bool>>,
 }
 
 impl<'o> Scheduler<'o> {
     fn new(runner: Arc<Runner>, lock: LockWatch, opts: &'o RunOptions, env: &str) -> Self {
         let interrupt = opts.interrupt.clone();
         let interrupted = *interrupt.borrow();
-        Scheduler { runner, lock, opts, env: env.to_string(), interrupt, interrupted }
+        let stop_tasks = Arc::new(watch::channel(interrupted).0);
+        let (forward, mut from) = (Arc::clone(&stop_tasks), interrupt.clone());
+        tokio::spawn(async move {
+            while from.changed().await.is_ok() {
+                if *from.borrow() {
+                    forward.send_replace(true);
+                }
+            }
+        });
+        Scheduler { runner, lock, opts, env: env.to_string(), interrupt, interrupted, stop_tasks }
     }
 
     /// Runs `jobs`. Apply jobs wait for their dependencies; destroy jobs
@@ -341,6 +362,8 @@ impl<'o> Scheduler<'o> {
             components: Vec::new(),
             state_error: None,
             state_exit: None,
+            rescue: None,
+            warnings: Vec::new(),
             pulumi_locked: false,
         };
         let mut nodes: BTreeMap<String, Node> = jobs.keys().map(|k| (k.clone(), Node::Waiting)).collect();
@@ -478,7 +501,7 @@ impl<'o> Scheduler<'o> {
                                 job,
                                 left_in_progress,
                                 pulumi_lock_wait: self.opts.pulumi_lock_wait,
-                                interrupt: self.interrupt.clone(),
+                                interrupt: self.stop_tasks.subscribe(),
                                 progress: self.opts.progress.clone(),
                             };
                             inputs_of.insert(name, inputs);
@@ -505,11 +528,10 @@ impl<'o> Scheduler<'o> {
                         Ok(outputs) => {
                             nodes.insert(name.clone(), Node::Done);
                             let inputs = inputs_of.remove(&name).flatten();
-                            if !self.is_lock_lost() && state_failure.is_none() {
-                                if let Err(e) = session.commit(|s| mark_done(&self.opts.deployment_id, s, &name, &job, &outputs, inputs.clone(), &scope)).await {
-                                    state_failure.get_or_insert(e);
-                                    stop = true;
-                                }
+                            // After a failed write (or a lost lock) this lands in the local copy.
+                            if let Err(e) = session.commit(|s| mark_done(&self.opts.deployment_id, s, &name, &job, &outputs, inputs.clone(), &scope)).await {
+                                state_failure.get_or_insert(e);
+                                stop = true;
                             }
                             let (outcome, action) = match &job {
                                 Job::Up { action: Action::Create, .. } => (Outcome::Created, Action::Create),
@@ -539,11 +561,9 @@ impl<'o> Scheduler<'o> {
                             failed_any = true;
                             let message = err.to_string();
                             let first = message.lines().next().unwrap_or_default().to_string();
-                            if !self.is_lock_lost() && state_failure.is_none() {
-                                if let Err(e) = session.commit(|s| mark_failed(&self.opts.deployment_id, s, &name, &job, &first, &scope)).await {
-                                    state_failure.get_or_insert(e);
-                                    stop = true;
-                                }
+                            if let Err(e) = session.commit(|s| mark_failed(&self.opts.deployment_id, s, &name, &job, &first, &scope)).await {
+                                state_failure.get_or_insert(e);
+                                stop = true;
                             }
                             self.opts.progress.event(&name, if interrupted { "interrupted" } else { "failed" }, &first);
                             let mut error = message.clone();
@@ -576,15 +596,29 @@ impl<'o> Scheduler<'o> {
                     if self.is_lock_lost() {
                         lock_lost = true;
                         stop = true;
-                        self.opts.progress.event("-", "lock-lost", "starting nothing new; running components finish, nothing is written");
+                        self.stop_tasks.send_replace(true);
+                        self.opts.progress.event("-", "lock-lost", "starting nothing new, writing nothing; interrupting the running pulumi processes and waiting for them");
+                    }
+                }
+                // The deadline passes on our clock even when the heartbeat task is starved.
+                _ = tokio::time::sleep(crate::lock::time_left(&self.lock)), if !lock_lost => {
+                    if self.is_lock_lost() {
+                        lock_lost = true;
+                        stop = true;
+                        self.stop_tasks.send_replace(true);
+                        self.opts.progress.event("-", "lock-lost", "the lease deadline passed: starting nothing new, writing nothing; interrupting the running pulumi processes");
                     }
                 }
             }
         }
-        if let Some(e) = state_failure {
-            return Err(e);
-        }
         lock_lost = lock_lost || self.is_lock_lost();
+        // A failed state write ends the run like any other failure: with the
+        // summary of what ran (its changes are in the saved local copy).
+        if let Some(e) = state_failure {
+            lock_lost |= matches!(e, StateError::LockLost { .. });
+            report.state_exit = Some(e.exit_status());
+            report.state_error = Some(e.to_string());
+        }
         for (name, node) in &nodes {
             let action = match &jobs[name] {
                 Job::Up { action, .. } => action.to_string(),
@@ -632,6 +666,7 @@ impl<'o> Scheduler<'o> {
         } else if self.interrupted {
             RunStatus::Interrupted
         } else if failed_any
+            || report.state_error.is_some()
             || report.components.iter().any(|r| {
                 r.outcome != Outcome::Created
                     && r.outcome != Outcome::Updated
@@ -647,7 +682,7 @@ impl<'o> Scheduler<'o> {
     }
 
     fn is_lock_lost(&self) -> bool {
-        matches!(*self.lock.borrow(), LockHealth::Lost { .. })
+        !crate::lock::is_held(&self.lock)
     }
 
     /// After `done` finished: dependents outside this run, in scope and

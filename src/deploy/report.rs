@@ -73,6 +73,12 @@ pub struct Report {
     /// The exit status of that state error.
     #[serde(skip)]
     pub state_exit: Option<ExitStatus>,
+    /// The local file holding the state this run could not write, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rescue: Option<String>,
+    /// What went wrong without failing the run (a history copy not written …).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// A component stopped at a Pulumi lock held by a run panka cannot
     /// prove dead: exit 3, as for panka's own lock.
     #[serde(skip)]
@@ -97,7 +103,11 @@ impl Report {
     }
 
     pub fn exit_status(&self) -> ExitStatus {
-        if let (Some(status), RunStatus::Succeeded | RunStatus::NoChanges) = (self.state_exit, self.status) {
+        // A state problem says most about what to do next (push the saved
+        // copy, look at who wrote), unless the lock was lost or Ctrl-C came.
+        if let (Some(status), RunStatus::Succeeded | RunStatus::NoChanges | RunStatus::Failed) =
+            (self.state_exit, self.status)
+        {
             return status;
         }
         match self.status {

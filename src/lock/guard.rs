@@ -1,20 +1,34 @@
-//! Taking, keeping and giving back a lock over any [`LockBackend`].
+//! Taking, keeping and giving back a lock over any [`LockBackend`] (SPEC §9).
 //!
-//! [`acquire`] tries once, then (with `--lock-timeout`) again after 1 s,
-//! 2 s, 4 s … up to 16 s between tries. Stack and service granularity
-//! exclude each other: after writing its own lock, a service lock checks the
-//! stack lock, and in a stack with service granularity a stack lock checks
-//! that no live service lock exists; whoever sees the other backs off, so
-//! both can never proceed. A stack locked per stack costs exactly one
-//! conditional write to acquire and one to release.
+//! **Taking.** [`acquire`] writes the lock if its key is free. A held lock is
+//! taken over only after this process has seen the same record version
+//! (`lockId` + `rvn`) unchanged for a full lease on its own monotonic clock,
+//! counted from its first read, and then with a write conditioned on that
+//! version (as amazon-dynamodb-lock-client does): no decision compares two
+//! machines' clocks. Without `--lock-timeout` a lock that looks alive fails
+//! at once; one that looks expired (its `expiresAt` passed on our clock, a
+//! hint only) is watched for one lease. With `--lock-timeout` the run polls
+//! (1 s doubling to 16 s, never more than a quarter lease apart, so a dead
+//! holder is taken over within one lease plus one heartbeat).
 //!
-//! A [`LockGuard`] runs the heartbeat task: every lease/4 it renews the lease
-//! conditioned on `lockId` and `rvn`. A rejected heartbeat flips the guard's
-//! [`LockWatch`] to [`LockHealth::Lost`] at once, so the loss is seen within
-//! lease/4 of the lock being taken. Network errors are retried quickly, and
-//! the lock counts as lost when no heartbeat succeeded for 3/4 of a lease
-//! (before anyone else could take it over).
+//! **Granularity.** Stack and service locks exclude each other whatever the
+//! checkout says: after writing its own lock, a stack lock Queries the
+//! stack's service locks and a service lock reads the stack lock; whoever
+//! sees the other backs off (releasing what it wrote). A lock of the other
+//! granularity that stays unchanged for a lease is cleared conditionally.
+//!
+//! **Keeping.** The holder's lease deadline lives on its monotonic clock:
+//! the send time of the last confirmed heartbeat + lease − margin (a quarter
+//! lease). The heartbeat renews every quarter lease, each call bounded by the
+//! time left. Past the deadline, or on a rejected heartbeat, the guard's
+//! [`LockWatch`] flips to [`LockHealth::Lost`] whether or not the backend
+//! ever answers: start nothing new, write nothing, interrupt Pulumi.
+//!
+//! **Every call is bounded**, including release: a hung network delays the
+//! end of a run by at most one call timeout, never forever.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,6 +46,16 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(120);
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(16);
 
+/// The longest one lock call may take: a quarter lease, between 0.25 s and 10 s.
+pub fn call_timeout(lease: Duration) -> Duration {
+    (lease / 4).clamp(Duration::from_millis(250), Duration::from_secs(10))
+}
+
+/// How long before the end of its lease a holder stops counting on it.
+pub fn margin(lease: Duration) -> Duration {
+    lease / 4
+}
+
 /// What a lock covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Granularity {
@@ -44,10 +68,6 @@ pub struct LockRequest {
     pub scope: StackScope,
     pub granularity: Granularity,
     pub owner: Owner,
-    /// The stack uses service granularity (`lockGranularity: service`), so
-    /// service locks may exist: a stack lock must then check that none is
-    /// live (one extra `Scan`). Stacks locked per stack skip that check.
-    pub services_may_lock: bool,
 }
 
 impl LockRequest {
@@ -59,13 +79,24 @@ impl LockRequest {
     }
 }
 
+/// Why [`acquire`] is waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitReason {
+    /// The holder looks alive; waiting because of `--lock-timeout`.
+    Held,
+    /// The holder looks expired: watching its version for one lease before
+    /// taking over (`remaining` of the watch left).
+    LooksExpired { remaining: Duration },
+}
+
 /// Called with the holder each time [`acquire`] decides to wait.
-pub type OnWait = Arc<dyn Fn(&LockRecord, Duration) + Send + Sync>;
+pub type OnWait = Arc<dyn Fn(&LockRecord, Duration, WaitReason) + Send + Sync>;
 
 #[derive(Clone)]
 pub struct AcquireOptions {
     pub lease: Duration,
-    /// How long to wait for a held lock (`--lock-timeout`); zero fails at once.
+    /// How long to wait for a held lock (`--lock-timeout`); zero fails at
+    /// once on a lock that looks alive.
     pub timeout: Duration,
     pub on_wait: Option<OnWait>,
 }
@@ -76,67 +107,169 @@ impl Default for AcquireOptions {
     }
 }
 
-/// Takes the lock for `request`, waiting up to `options.timeout`.
+/// Runs one lock call with a deadline.
+async fn bounded<T>(
+    operation: &str,
+    place: &str,
+    limit: Duration,
+    call: impl Future<Output = Result<T, LockError>>,
+) -> Result<T, LockError> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result,
+        Err(_) => Err(LockError::Timeout {
+            operation: operation.to_string(),
+            place: place.to_string(),
+            seconds: limit.as_secs_f64().ceil() as u64,
+        }),
+    }
+}
+
+/// Versions seen per key, each with the instant it was first seen.
+#[derive(Default)]
+struct Watched(HashMap<String, (String, String, Instant)>);
+
+impl Watched {
+    /// Records `r`; true once the same `lockId` and `rvn` have been seen for
+    /// at least a lease (the longer of ours and the holder's own).
+    fn stale(&mut self, r: &LockRecord, lease: Duration) -> bool {
+        let now = Instant::now();
+        let entry = self.0.entry(r.lock_key.clone()).or_insert_with(|| (r.lock_id.clone(), r.rvn.clone(), now));
+        if entry.0 != r.lock_id || entry.1 != r.rvn {
+            *entry = (r.lock_id.clone(), r.rvn.clone(), now);
+            return false;
+        }
+        now.duration_since(entry.2) >= lease.max(r.lease())
+    }
+
+    /// How long until `r` would count as stale if it stays unchanged.
+    fn remaining(&self, r: &LockRecord, lease: Duration) -> Duration {
+        match self.0.get(&r.lock_key) {
+            Some((_, _, first)) => lease.max(r.lease()).saturating_sub(first.elapsed()),
+            None => lease.max(r.lease()),
+        }
+    }
+}
+
+/// Takes the lock for `request`, waiting up to `options.timeout` (longer
+/// only to finish watching a lock that looks expired).
 pub async fn acquire(
     backend: Arc<dyn LockBackend>,
     request: &LockRequest,
     options: &AcquireOptions,
 ) -> Result<LockGuard, LockError> {
     let key = request.key();
+    let place = backend.describe();
+    let limit = call_timeout(options.lease);
     let started = Instant::now();
     let mut backoff = FIRST_BACKOFF;
+    let mut watched = Watched::default();
+    let mut stale: Option<LockRecord> = None;
+    // Without --lock-timeout, a lock that looked expired at first sight is
+    // watched for one lease from then, not longer: a holder that keeps
+    // heartbeating (whatever our clocks say) makes us give up.
+    let mut expired_window: Option<Duration> = None;
     loop {
         let now_f = now_f64();
         let now = now_f.floor() as i64;
-        let record = LockRecord::new(key.clone(), &request.owner, options.lease, now_f);
-        let holder = match backend.try_acquire(&record, now).await? {
-            AcquireOutcome::Acquired { replaced } => match blocking_lock(backend.as_ref(), request, now).await? {
-                None => return Ok(LockGuard::start(backend, record, replaced, options.lease)),
-                Some(blocker) => {
-                    match backend.release(&key, &record.lock_id).await {
-                        Ok(()) | Err(LockError::NotHeld { .. }) => {}
-                        Err(e) => return Err(e),
-                    }
-                    blocker
-                }
-            },
-            AcquireOutcome::Held(holder) => holder,
+        let mut record = LockRecord::new(key.clone(), &request.owner, options.lease, now_f);
+        if let Some(old) = &stale {
+            record.takeover_of = Some(old.lock_id.clone());
+            record.takeover_from = Some(old.locked_by.clone());
+        }
+        let sent = Instant::now();
+        let outcome = bounded("PutItem", &place, limit, backend.try_acquire(&record, stale.as_ref())).await;
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                // The write may have applied without an answer: take back what may be ours.
+                release_quietly(backend.as_ref(), &key, &record.lock_id, limit).await;
+                return Err(e);
+            }
         };
+        let (holder, same_key) = match outcome {
+            AcquireOutcome::Acquired { replaced } => {
+                match bounded("Query", &place, limit, blocking_lock(backend.as_ref(), request)).await {
+                    Ok(None) => return Ok(LockGuard::start(backend, record, replaced, options.lease, sent)),
+                    Ok(Some(blocker)) => {
+                        release_quietly(backend.as_ref(), &key, &record.lock_id, limit).await;
+                        (blocker, false)
+                    }
+                    Err(e) => {
+                        release_quietly(backend.as_ref(), &key, &record.lock_id, limit).await;
+                        return Err(e);
+                    }
+                }
+            }
+            AcquireOutcome::Held(holder) => (holder, true),
+        };
+        stale = None;
+        if watched.stale(&holder, options.lease) {
+            tracing::warn!(lock = %holder.lock_key, holder = %holder.locked_by, "the lock did not change for a full lease: taking it over");
+            if same_key {
+                stale = Some(holder);
+            } else {
+                match bounded("DeleteItem", &place, limit, backend.clear_stale(&holder)).await {
+                    Ok(()) | Err(LockError::NotHeld { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            continue;
+        }
         let waited = started.elapsed();
-        if waited >= options.timeout {
-            let waited = (!options.timeout.is_zero()).then_some(waited);
+        let looks_expired = holder.is_expired(now);
+        let watch_left = watched.remaining(&holder, options.lease);
+        if looks_expired && expired_window.is_none() {
+            // Watch it for one lease (plus a poll) before deciding it is dead.
+            expired_window = Some(waited + watch_left + Duration::from_millis(100));
+        }
+        let give_up_at = options.timeout.max(expired_window.unwrap_or_default());
+        if waited >= give_up_at {
+            let waited = (!options.timeout.is_zero() || expired_window.is_some()).then_some(waited);
             return Err(LockError::held(holder, now, waited));
         }
         if let Some(on_wait) = &options.on_wait {
-            on_wait(&holder, waited);
+            let reason =
+                if looks_expired { WaitReason::LooksExpired { remaining: watch_left } } else { WaitReason::Held };
+            on_wait(&holder, waited, reason);
         }
-        tokio::time::sleep(backoff.min(options.timeout - waited)).await;
+        let jitter = Duration::from_millis(u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 100);
+        let pause =
+            backoff.min(options.lease / 4).min(give_up_at - waited).min(watch_left.max(Duration::from_millis(50)));
+        tokio::time::sleep(pause + jitter).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
-/// A live lock of the other granularity on the same stack, if any.
-async fn blocking_lock(
-    backend: &dyn LockBackend,
-    request: &LockRequest,
-    now: i64,
-) -> Result<Option<LockRecord>, LockError> {
+/// Deletes our lock if it is there, within `limit`; errors are only logged
+/// (the lock then expires after its lease).
+async fn release_quietly(backend: &dyn LockBackend, key: &str, lock_id: &str, limit: Duration) {
+    match tokio::time::timeout(limit, backend.release(key, lock_id)).await {
+        Ok(Ok(())) | Ok(Err(LockError::NotHeld { .. })) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(lock = %key, error = %e, "could not remove a lock written by a failed acquisition")
+        }
+        Err(_) => tracing::warn!(lock = %key, "removing a lock written by a failed acquisition timed out"),
+    }
+}
+
+/// A lock of the other granularity on the same stack, if any: whatever
+/// `lockGranularity` says, since two checkouts may disagree.
+async fn blocking_lock(backend: &dyn LockBackend, request: &LockRequest) -> Result<Option<LockRecord>, LockError> {
     match &request.granularity {
-        Granularity::Stack if !request.services_may_lock => Ok(None),
         Granularity::Stack => {
             let prefix = format!("{}:service:", request.scope.lock_key());
-            let live = backend.list(&prefix).await?;
-            Ok(live.into_iter().find(|r| !r.is_expired(now)))
+            Ok(backend.list(&prefix).await?.into_iter().next())
         }
-        Granularity::Service(_) => Ok(backend.get(&request.scope.lock_key()).await?.filter(|r| !r.is_expired(now))),
+        Granularity::Service(_) => backend.get(&request.scope.lock_key()).await,
     }
 }
 
 /// A held lock. Call [`LockGuard::release`]; dropping it only stops the
-/// heartbeat, and the lock then expires after its lease.
+/// heartbeat, and the lock then goes stale after its lease.
 pub struct LockGuard {
     backend: Arc<dyn LockBackend>,
     record: LockRecord,
+    lease: Duration,
     takeover: Option<LockTakeover>,
     health: LockWatch,
     stop: Option<oneshot::Sender<()>>,
@@ -146,16 +279,18 @@ pub struct LockGuard {
 impl LockGuard {
     fn start(
         backend: Arc<dyn LockBackend>,
-        mut record: LockRecord,
+        record: LockRecord,
         replaced: Option<LockRecord>,
         lease: Duration,
+        confirmed: Instant,
     ) -> LockGuard {
-        let takeover = replaced.map(|old| {
-            record.takeover_of = Some(old.lock_id.clone());
-            record.takeover_from = Some(old.locked_by.clone());
-            LockTakeover { previous_lock_id: old.lock_id, previous_holder: old.locked_by, taken_at: Utc::now() }
+        let takeover = replaced.map(|old| LockTakeover {
+            previous_lock_id: old.lock_id,
+            previous_holder: old.locked_by,
+            taken_at: Utc::now(),
         });
-        let (tx, rx) = watch::channel(LockHealth::Held);
+        let deadline = confirmed + lease - margin(lease);
+        let (tx, rx) = watch::channel(LockHealth::Held { deadline });
         let (stop_tx, stop_rx) = oneshot::channel();
         let task = tokio::spawn(heartbeat_loop(
             backend.clone(),
@@ -163,10 +298,11 @@ impl LockGuard {
             record.lock_id.clone(),
             record.rvn.clone(),
             lease,
+            deadline,
             tx,
             stop_rx,
         ));
-        LockGuard { backend, record, takeover, health: rx, stop: Some(stop_tx), task: Some(task) }
+        LockGuard { backend, record, lease, takeover, health: rx, stop: Some(stop_tx), task: Some(task) }
     }
 
     /// The record as written when the lock was taken.
@@ -182,7 +318,7 @@ impl LockGuard {
         &self.record.lock_key
     }
 
-    /// Set when this lock replaced an expired one; goes into the state's
+    /// Set when this lock replaced a stale one; goes into the state's
     /// `metadata.lock_takeover`.
     pub fn takeover(&self) -> Option<&LockTakeover> {
         self.takeover.as_ref()
@@ -194,16 +330,24 @@ impl LockGuard {
     }
 
     pub fn is_lost(&self) -> bool {
-        matches!(*self.health.borrow(), LockHealth::Lost { .. })
+        !is_held(&self.health)
     }
 
-    /// Stops the heartbeat, then deletes the lock if it is still ours.
+    /// Stops the heartbeat, then deletes the lock if it is still ours; the
+    /// delete is bounded by a call timeout (the lock then goes stale).
     pub async fn release(mut self) -> Result<(), LockError> {
         self.stop_heartbeat().await;
         if let LockHealth::Lost { reason } = &*self.health.borrow() {
             return Err(LockError::Lost { key: self.record.lock_key.clone(), reason: reason.clone() });
         }
-        self.backend.release(&self.record.lock_key, &self.record.lock_id).await
+        let limit = call_timeout(self.lease);
+        bounded(
+            "DeleteItem",
+            &self.backend.describe(),
+            limit,
+            self.backend.release(&self.record.lock_key, &self.record.lock_id),
+        )
+        .await
     }
 
     async fn stop_heartbeat(&mut self) {
@@ -211,6 +355,8 @@ impl LockGuard {
             let _ = stop.send(());
         }
         if let Some(task) = self.task.take() {
+            // A heartbeat in flight is bounded, but need not be waited for.
+            task.abort();
             let _ = task.await;
         }
     }
@@ -228,41 +374,78 @@ impl Drop for LockGuard {
     }
 }
 
+/// Whether `watch` says the lock is held now: not lost, and its deadline
+/// not passed (checked on the clock, so a stalled heartbeat task cannot
+/// leave it looking held).
+pub fn is_held(watch: &LockWatch) -> bool {
+    match &*watch.borrow() {
+        LockHealth::Held { deadline } => Instant::now() < *deadline,
+        LockHealth::Lost { .. } => false,
+    }
+}
+
+/// The time left before the lock's deadline; zero once lost.
+pub fn time_left(watch: &LockWatch) -> Duration {
+    match &*watch.borrow() {
+        LockHealth::Held { deadline } => deadline.saturating_duration_since(Instant::now()),
+        LockHealth::Lost { .. } => Duration::ZERO,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn heartbeat_loop(
     backend: Arc<dyn LockBackend>,
     key: String,
     lock_id: String,
     mut rvn: String,
     lease: Duration,
+    mut deadline: Instant,
     health: watch::Sender<LockHealth>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let interval = lease / 4;
-    let give_up_after = lease - interval;
-    let mut last_ok = Instant::now();
     let mut wait = interval;
     // The rvns of heartbeats whose answer never arrived: one may have applied.
     let mut unconfirmed: Vec<String> = Vec::new();
+    let lose = |reason: String| {
+        tracing::warn!(lock = %key, %reason, "lock lost");
+        let _ = health.send(LockHealth::Lost { reason });
+    };
     loop {
         tokio::select! {
             _ = &mut stop => return,
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                lose(format!("no heartbeat was confirmed within its lease ({}s) less the safety margin", lease.as_secs()));
+                return;
+            }
             _ = tokio::time::sleep(wait) => {}
         }
         let new_rvn = uuid::Uuid::new_v4().to_string();
         let now_f = now_f64();
-        let result =
-            backend.heartbeat(&key, &lock_id, &rvn, &new_rvn, now_f.floor() as i64, expiry(now_f, lease)).await;
+        let sent = Instant::now();
+        let left = deadline.saturating_duration_since(sent);
+        let call = backend.heartbeat(&key, &lock_id, &rvn, &new_rvn, now_f.floor() as i64, expiry(now_f, lease));
+        let result = tokio::select! {
+            _ = &mut stop => return,
+            r = tokio::time::timeout(left, call) => r,
+        };
         match result {
-            Ok(()) => {
+            Ok(Ok(())) => {
                 rvn = new_rvn;
                 unconfirmed.clear();
-                last_ok = Instant::now();
+                deadline = sent + lease - margin(lease);
+                // Quietly: the deploy engine only needs waking on a loss.
+                health.send_if_modified(|h| {
+                    *h = LockHealth::Held { deadline };
+                    false
+                });
                 wait = interval;
             }
-            Err(LockError::NotHeld { current, .. }) => {
-                // A heartbeat that timed out may have been applied: adopt it.
+            Ok(Err(LockError::NotHeld { current, .. })) => {
+                // A heartbeat whose answer was lost may have applied: adopt it.
                 if !unconfirmed.is_empty() {
-                    if let Ok(Some(r)) = backend.get(&key).await {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if let Ok(Ok(Some(r))) = tokio::time::timeout(left, backend.get(&key)).await {
                         if r.lock_id == lock_id && unconfirmed.contains(&r.rvn) {
                             rvn = r.rvn;
                             unconfirmed.clear();
@@ -271,20 +454,18 @@ async fn heartbeat_loop(
                         }
                     }
                 }
-                tracing::warn!(lock = %key, "heartbeat rejected, lock lost");
-                let _ = health.send(LockHealth::Lost { reason: format!("a heartbeat was rejected{current}") });
+                lose(format!("a heartbeat was rejected{current}"));
                 return;
             }
-            Err(err) => {
+            Ok(Err(err)) => {
                 unconfirmed.push(new_rvn);
-                if last_ok.elapsed() >= give_up_after {
-                    let _ = health.send(LockHealth::Lost {
-                        reason: format!("no heartbeat succeeded for {}s: {err}", last_ok.elapsed().as_secs()),
-                    });
-                    return;
-                }
                 tracing::warn!(lock = %key, error = %err, "heartbeat failed, retrying");
                 wait = (interval / 4).max(Duration::from_millis(100));
+            }
+            Err(_) => {
+                unconfirmed.push(new_rvn);
+                tracing::warn!(lock = %key, "heartbeat did not answer in time");
+                wait = Duration::ZERO;
             }
         }
     }

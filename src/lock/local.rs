@@ -51,7 +51,7 @@ impl LocalLocks {
         Ok(self.dir.join(format!("{}.json", key.replace(':', "_"))))
     }
 
-    fn acquire_sync(&self, record: &LockRecord, now: i64) -> Result<AcquireOutcome, LockError> {
+    fn acquire_sync(&self, record: &LockRecord, stale: Option<&LockRecord>) -> Result<AcquireOutcome, LockError> {
         let path = self.path_of(&record.lock_key)?;
         fs::create_dir_all(&self.dir).map_err(|e| io_err(format!("creating `{}` failed", self.dir.display()), e))?;
         loop {
@@ -65,14 +65,16 @@ impl LocalLocks {
             let Some(current) = read(&path, &record.lock_key)? else {
                 continue; // released in between: create again
             };
-            if !current.is_expired(now) {
-                return Ok(AcquireOutcome::Held(current));
+            if current.lock_id == record.lock_id {
+                return Ok(AcquireOutcome::Acquired { replaced: stale.cloned() });
             }
-            let mut ours = record.clone();
-            ours.takeover_of = Some(current.lock_id.clone());
-            ours.takeover_from = Some(current.locked_by.clone());
-            self.replace(&path, &ours)?;
-            return Ok(AcquireOutcome::Acquired { replaced: Some(current) });
+            match stale {
+                Some(old) if old.lock_id == current.lock_id && old.rvn == current.rvn => {
+                    self.replace(&path, record)?;
+                    return Ok(AcquireOutcome::Acquired { replaced: Some(current) });
+                }
+                _ => return Ok(AcquireOutcome::Held(current)),
+            }
         }
     }
 
@@ -107,6 +109,23 @@ impl LocalLocks {
                 fs::remove_file(&path).map_err(|e| io_err(format!("removing `{}` failed", path.display()), e))
             }
             other => Err(LockError::not_held(key, lock_id, other.as_ref(), chrono::Utc::now().timestamp())),
+        }
+    }
+
+    fn clear_stale_sync(&self, stale: &LockRecord) -> Result<(), LockError> {
+        let path = self.path_of(&stale.lock_key)?;
+        let _guard = Guard::take(&path)?;
+        match read(&path, &stale.lock_key)? {
+            Some(r) if r.lock_id == stale.lock_id && r.rvn == stale.rvn => {
+                fs::remove_file(&path).map_err(|e| io_err(format!("removing `{}` failed", path.display()), e))
+            }
+            None => Ok(()),
+            other => Err(LockError::not_held(
+                &stale.lock_key,
+                &stale.lock_id,
+                other.as_ref(),
+                chrono::Utc::now().timestamp(),
+            )),
         }
     }
 
@@ -219,8 +238,12 @@ impl LockBackend for LocalLocks {
         format!("lock directory `{}`", self.dir.display())
     }
 
-    fn try_acquire<'a>(&'a self, record: &'a LockRecord, now: i64) -> BoxFuture<'a, Result<AcquireOutcome, LockError>> {
-        Box::pin(async move { self.acquire_sync(record, now) })
+    fn try_acquire<'a>(
+        &'a self,
+        record: &'a LockRecord,
+        stale: Option<&'a LockRecord>,
+    ) -> BoxFuture<'a, Result<AcquireOutcome, LockError>> {
+        Box::pin(async move { self.acquire_sync(record, stale) })
     }
 
     fn heartbeat<'a>(
@@ -243,7 +266,15 @@ impl LockBackend for LocalLocks {
         Box::pin(async move { read(&self.path_of(key)?, key) })
     }
 
+    fn clear_stale<'a>(&'a self, stale: &'a LockRecord) -> BoxFuture<'a, Result<(), LockError>> {
+        Box::pin(async move { self.clear_stale_sync(stale) })
+    }
+
     fn list<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Vec<LockRecord>, LockError>> {
         Box::pin(async move { self.list_sync(prefix) })
+    }
+
+    fn list_all(&self) -> BoxFuture<'_, Result<Vec<LockRecord>, LockError>> {
+        Box::pin(async move { self.list_sync("") })
     }
 }

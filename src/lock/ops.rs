@@ -20,7 +20,8 @@ pub enum Liveness {
     Live,
     /// Its last heartbeat is older than half its lease: the holder may be stuck.
     Late,
-    /// The lease ran out; the next run takes it over.
+    /// The lease ran out by this machine's clock: a run that watches its
+    /// version stay unchanged for a lease takes it over.
     Expired,
 }
 
@@ -72,6 +73,9 @@ pub struct LockListing {
 impl fmt::Display for LockListing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.locks.is_empty() {
+            if self.tenant == "*" {
+                return writeln!(f, "no locks held");
+            }
             return writeln!(f, "no locks held for tenant `{}`", self.tenant);
         }
         writeln!(
@@ -96,12 +100,17 @@ impl fmt::Display for LockListing {
     }
 }
 
-/// Every lock of the tenant, with age and liveness.
-pub async fn list_locks(backend: &dyn LockBackend, tenant: &TenantScope) -> Result<LockListing, LockError> {
+/// Every lock of the tenant (a Query on its partition), or with
+/// `all_tenants` every lock in the table (admin mode), with age and liveness.
+pub async fn list_locks(
+    backend: &dyn LockBackend,
+    tenant: &TenantScope,
+    all_tenants: bool,
+) -> Result<LockListing, LockError> {
     let now = chrono::Utc::now().timestamp();
-    let records = backend.list(&tenant.lock_key_prefix()).await?;
+    let records = if all_tenants { backend.list_all().await? } else { backend.list(&tenant.lock_key_prefix()).await? };
     Ok(LockListing {
-        tenant: tenant.tenant.to_string(),
+        tenant: if all_tenants { "*".to_string() } else { tenant.tenant.to_string() },
         locks: records.into_iter().map(|r| LockEntry::new(r, now)).collect(),
     })
 }

@@ -1,9 +1,10 @@
 //! The lock record (SPEC §9): the same fields in a DynamoDB item and in a
 //! local lock file, and who is taking a lock.
 //!
-//! Times are epoch seconds. `expiresAt` is rounded up, so a lease is never
-//! shorter than asked; it is also the table's TTL attribute, which is only
-//! garbage collection: liveness is always decided by comparing it with now.
+//! Times are epoch seconds of the writer's clock, for people: `expiresAt`
+//! (rounded up, so a lease is never shorter than asked) says whether a lock
+//! *looks* expired, a hint only. Whether a lock is stale is decided by
+//! watching its `rvn` on the taker's own monotonic clock (see `guard`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -53,6 +54,10 @@ pub struct LockRecord {
     /// Who held the replaced lock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub takeover_from: Option<String>,
+    /// Copied from a lock table in the earlier layout by `admin init`: its
+    /// original there decides whether it is held.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy: bool,
 }
 
 impl LockRecord {
@@ -74,12 +79,21 @@ impl LockRecord {
             ci: owner.ci.clone(),
             takeover_of: None,
             takeover_from: None,
+            legacy: false,
         }
     }
 
-    /// Whether the lease has run out at `now` (epoch seconds).
+    /// Whether the lease looks run out at `now` (epoch seconds of this
+    /// machine's clock, which may disagree with the holder's): a hint for
+    /// messages and for how long to watch, never a reason to take a lock.
     pub fn is_expired(&self, now: i64) -> bool {
         self.expires_at < now
+    }
+
+    /// The lease the holder works with, as its own record states it
+    /// (`expiresAt − lastHeartbeat`, both from its clock).
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs((self.expires_at - self.last_heartbeat).max(1) as u64)
     }
 
     pub fn age(&self, now: i64) -> Duration {

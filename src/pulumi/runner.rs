@@ -64,6 +64,11 @@ pub enum RunError {
     NotFound { looked: String },
     #[error("no Pulumi passphrase is set\nhint: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE, or configure a secrets provider with `pulumi.passphrase: awskms://…` in the panka config")]
     NoPassphrase,
+    /// `pulumi.passphrase` holds something that is not a source: never echoed.
+    #[error("`pulumi.passphrase` in the panka config is not a passphrase source (its value is not shown: it may be a passphrase itself)\nhint: use `passphrase` (PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE), `env:NAME`, `file:PATH`, or a secrets provider URL (awskms://, azurekeyvault://, gcpkms://, hashivault://); a passphrase belongs in the environment, never in the config or on a command line")]
+    BadSecretsSource,
+    #[error("the Pulumi passphrase comes from `{name}` (`pulumi.passphrase: env:{name}`), which is not set")]
+    PassphraseVarUnset { name: String },
     #[error("could not start `{command}`: {source}")]
     Start {
         command: String,
@@ -107,25 +112,48 @@ pub enum Secrets {
     Passphrase,
     /// `file:<path>` in the config: passed as `PULUMI_CONFIG_PASSPHRASE_FILE`.
     PassphraseFile(PathBuf),
+    /// `env:<NAME>` in the config: that variable's value is passed to
+    /// `pulumi` as `PULUMI_CONFIG_PASSPHRASE` (in its environment only).
+    PassphraseVar(String),
     /// A secrets provider URL (`awskms://…`), passed to `stack select --create`.
     Provider(String),
 }
 
 impl Secrets {
-    /// From the config's `pulumi.passphrase` (`env`, `file:<path>` or a URL),
-    /// checking that a passphrase is actually available.
+    /// From the config's `pulumi.passphrase`: `passphrase` (or `env`, the
+    /// default: PULUMI_CONFIG_PASSPHRASE / _FILE), `env:NAME`, `file:PATH`,
+    /// or a secrets provider URL by its scheme. Anything else is refused
+    /// without being echoed: it may be a passphrase written in the config.
     pub fn from_config(source: Option<&str>) -> Result<Secrets, RunError> {
+        const PROVIDERS: [&str; 4] = ["awskms://", "azurekeyvault://", "gcpkms://", "hashivault://"];
+        let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
         match source.map(str::trim) {
-            None | Some("") | Some("env") => {
-                let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+            None | Some("") | Some("env") | Some("passphrase") => {
                 if set("PULUMI_CONFIG_PASSPHRASE") || set("PULUMI_CONFIG_PASSPHRASE_FILE") {
                     Ok(Secrets::Passphrase)
                 } else {
                     Err(RunError::NoPassphrase)
                 }
             }
-            Some(s) if s.starts_with("file:") => Ok(Secrets::PassphraseFile(PathBuf::from(&s["file:".len()..]))),
-            Some(url) => Ok(Secrets::Provider(url.to_string())),
+            Some(s) if s.starts_with("file:") && s.len() > "file:".len() => {
+                Ok(Secrets::PassphraseFile(PathBuf::from(&s["file:".len()..])))
+            }
+            Some(s) if s.starts_with("env:") => {
+                let name = &s["env:".len()..];
+                let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !valid {
+                    return Err(RunError::BadSecretsSource);
+                }
+                if set(name) {
+                    Ok(Secrets::PassphraseVar(name.to_string()))
+                } else {
+                    Err(RunError::PassphraseVarUnset { name: name.to_string() })
+                }
+            }
+            Some(url) if PROVIDERS.iter().any(|p| url.starts_with(p) && url.len() > p.len()) => {
+                Ok(Secrets::Provider(url.to_string()))
+            }
+            Some(_) => Err(RunError::BadSecretsSource),
         }
     }
 }
@@ -283,8 +311,14 @@ impl Runner {
             ("PULUMI_DIY_BACKEND_NO_LEGACY_WARNING".into(), "true".into()),
             ("NO_COLOR".into(), "1".into()),
         ];
-        if let Secrets::PassphraseFile(path) = &secrets {
-            env.push(("PULUMI_CONFIG_PASSPHRASE_FILE".into(), path.clone().into()));
+        match &secrets {
+            Secrets::PassphraseFile(path) => env.push(("PULUMI_CONFIG_PASSPHRASE_FILE".into(), path.clone().into())),
+            Secrets::PassphraseVar(name) => {
+                if let Some(value) = std::env::var_os(name) {
+                    env.push(("PULUMI_CONFIG_PASSPHRASE".into(), value));
+                }
+            }
+            Secrets::Passphrase | Secrets::Provider(_) => {}
         }
         Runner { binary, env, secrets }
     }
@@ -653,6 +687,22 @@ mod tests {
             Secrets::from_config(Some("awskms://alias/x")).unwrap(),
             Secrets::Provider("awskms://alias/x".into())
         );
+        assert_eq!(Secrets::from_config(Some("env:PATH")).unwrap(), Secrets::PassphraseVar("PATH".into()));
+        assert!(matches!(
+            Secrets::from_config(Some("env:PANKA_SURELY_UNSET_VAR")),
+            Err(RunError::PassphraseVarUnset { .. })
+        ));
+    }
+
+    #[test]
+    fn a_bare_value_is_refused_without_being_echoed() {
+        for bare in ["correct horse battery staple", "s3cr3t", "file:", "awskms://", "env:A B", "https://vault"] {
+            let err = Secrets::from_config(Some(bare)).unwrap_err();
+            assert!(matches!(err, RunError::BadSecretsSource), "{bare}: {err:?}");
+            let text = err.to_string();
+            let value_like = !bare.ends_with("://") && bare.len() >= 6;
+            assert!(!value_like || !text.contains(bare), "{bare} echoed: {text}");
+        }
     }
 
     #[tokio::test]

@@ -38,6 +38,9 @@ pub enum StateError {
         rescue: PathBuf,
         push_command: String,
     },
+    /// An earlier write of this run failed; later changes went to its local copy.
+    #[error("the state was not written: an earlier write of this run failed\n{rescue_note}")]
+    NotWritten { rescue_note: String },
     #[error("writing `{location}` failed: {source}\nsaving a local copy failed too: {rescue_error}")]
     WriteAndRescueFailed {
         location: String,
@@ -76,6 +79,7 @@ impl StateError {
             | StateError::WriteAndRescueFailed { .. }
             | StateError::Read { .. }
             | StateError::Write { .. }
+            | StateError::NotWritten { .. }
             | StateError::Corrupt { .. } => ExitStatus::Error,
         }
     }

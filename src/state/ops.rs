@@ -14,7 +14,7 @@ use super::error::StateError;
 use super::session::{parse_state, read_state, serialize};
 use super::store::{Precondition, StateStore, StoreError, Version};
 use super::types::State;
-use crate::lock::{LockHealth, LockWatch};
+use crate::lock::LockWatch;
 use crate::scope::{parse_history_name, StackScope, TenantScope};
 
 /// `panka state show`: the current state.
@@ -277,7 +277,7 @@ pub async fn push(
     state.metadata.environment = scope.environment.to_string();
     state.metadata.tenant = scope.tenant.tenant.to_string();
     if let Some(lock) = lock {
-        if let LockHealth::Lost { .. } = &*lock.borrow() {
+        if !crate::lock::is_held(lock) {
             return Err(StateError::LockLost { rescue_note: String::new() });
         }
     }

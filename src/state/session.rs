@@ -26,7 +26,7 @@ use chrono::Utc;
 use super::error::StateError;
 use super::store::{Precondition, StateStore, StoreError, Version};
 use super::types::{State, FORMAT_VERSION};
-use crate::lock::{LockHealth, LockWatch};
+use crate::lock::LockWatch;
 use crate::scope::StackScope;
 
 /// How many times a 409 or a rebase is retried before giving up.
@@ -122,8 +122,17 @@ pub struct StateSession {
     scope: StackScope,
     state: State,
     version: Option<Version>,
+    /// The lineage of the state as stored: read at open, or set by the first
+    /// write (`None` while there is no stored state).
+    lineage: Option<String>,
     lock: Option<LockWatch>,
     options: SessionOptions,
+    /// After a write failed: the state that was not written and the local
+    /// copy it was saved to. Later changes go there too, so components that
+    /// finish after the failure are not lost.
+    unwritten: Option<(State, PathBuf)>,
+    /// History copies that failed (the state itself was written).
+    warnings: Vec<String>,
 }
 
 impl StateSession {
@@ -140,7 +149,18 @@ impl StateSession {
             Some((state, version)) => (state, Some(version)),
             None => (State::new(scope.stack.as_str(), scope.environment.as_str(), scope.tenant.tenant.as_str()), None),
         };
-        Ok(StateSession { store, scope, state, version, lock, options })
+        let lineage = version.as_ref().map(|_| state.lineage.clone());
+        Ok(StateSession { store, scope, state, version, lineage, lock, options, unwritten: None, warnings: Vec::new() })
+    }
+
+    /// What went wrong without failing a write (history copies), once.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// The local copy holding what could not be written, once a write failed.
+    pub fn rescue_path(&self) -> Option<&Path> {
+        self.unwritten.as_ref().map(|(_, p)| p.as_path())
     }
 
     /// The state as last read or written.
@@ -163,7 +183,19 @@ impl StateSession {
 
     /// Applies `change` to the current state and writes the result as the
     /// next serial. `change` may run more than once when the session rebases.
+    ///
+    /// Once a write has failed, nothing more is written: the change is
+    /// applied to the saved local copy instead, and the error says where.
     pub async fn commit(&mut self, mut change: impl FnMut(&mut State)) -> Result<Committed, StateError> {
+        if let Some((unwritten, path)) = &mut self.unwritten {
+            change(unwritten);
+            let result = replace_file(path, &serialize(unwritten));
+            let rescue_note = match result {
+                Ok(()) => format!("the state this run meant to write was saved to `{}`\n", path.display()),
+                Err(e) => format!("updating the local copy `{}` failed: {e}\n", path.display()),
+            };
+            return Err(StateError::NotWritten { rescue_note });
+        }
         let mut retries = 0u32;
         let mut base = self.state.clone();
         let mut expected = self.version.clone();
@@ -174,6 +206,11 @@ impl StateSession {
             match self.try_write(&next, &base, &expected).await {
                 Ok(version) => {
                     let history_warning = self.copy_to_history(&next).await;
+                    if let Some(w) = &history_warning {
+                        tracing::warn!("{w}");
+                        self.warnings.push(w.clone());
+                    }
+                    self.lineage = Some(next.lineage.clone());
                     self.state = next;
                     self.version = Some(version.clone());
                     return Ok(Committed { serial: self.state.serial, version, history_warning, retries });
@@ -195,10 +232,7 @@ impl StateSession {
                 }
                 Err(Attempt::Changed { latest }) => {
                     let (found, _) = *latest;
-                    let rescue_note = match self.save_rescue(&next) {
-                        Ok(path) => format!("the state this run meant to write was saved to `{}`\n", path.display()),
-                        Err(_) => String::new(),
-                    };
+                    let rescue_note = self.rescue_note(&next);
                     return Err(StateError::Conflict {
                         location: self.location(),
                         expected: base.serial.to_string(),
@@ -211,10 +245,7 @@ impl StateSession {
                     });
                 }
                 Err(Attempt::Gone) => {
-                    let rescue_note = match self.save_rescue(&next) {
-                        Ok(path) => format!("the state this run meant to write was saved to `{}`\n", path.display()),
-                        Err(_) => String::new(),
-                    };
+                    let rescue_note = self.rescue_note(&next);
                     return Err(StateError::Conflict {
                         location: self.location(),
                         expected: base.serial.to_string(),
@@ -222,7 +253,17 @@ impl StateSession {
                         rescue_note,
                     });
                 }
-                Err(Attempt::Fatal(err)) => return Err(*err),
+                Err(Attempt::Fatal(err)) => {
+                    return Err(match *err {
+                        StateError::LockLost { .. } => StateError::LockLost { rescue_note: self.rescue_note(&next) },
+                        StateError::Write { source, .. } => self.fail_write(&next, *source),
+                        StateError::LineageMismatch { location, expected, found } => {
+                            self.rescue_note(&next);
+                            StateError::LineageMismatch { location, expected, found }
+                        }
+                        other => other,
+                    })
+                }
             }
         }
     }
@@ -230,13 +271,13 @@ impl StateSession {
     /// Serial, format and metadata of the next write.
     fn stamp(&self, next: &mut State, base: &State) {
         next.format_version = FORMAT_VERSION.to_string();
-        next.lineage = base.lineage.clone();
         next.serial = base.serial + 1;
         next.metadata.stack = self.scope.stack.to_string();
         next.metadata.environment = self.scope.environment.to_string();
         next.metadata.tenant = self.scope.tenant.tenant.to_string();
         next.metadata.last_updated = Some(Utc::now());
         next.metadata.last_updated_by = Some(self.options.writer.clone());
+        next.metadata.write_id = Some(uuid::Uuid::new_v4().to_string());
         if next.deployments.len() > super::types::MAX_DEPLOYMENTS {
             let excess = next.deployments.len() - super::types::MAX_DEPLOYMENTS;
             next.deployments.drain(..excess);
@@ -244,21 +285,25 @@ impl StateSession {
     }
 
     async fn try_write(&self, next: &State, base: &State, expected: &Option<Version>) -> Result<Version, Attempt> {
+        let mut limit = None;
         if let Some(lock) = &self.lock {
-            if let LockHealth::Lost { .. } = &*lock.borrow() {
-                let rescue_note = match self.save_rescue(next) {
-                    Ok(path) => format!("the state this run meant to write was saved to `{}`\n", path.display()),
-                    Err(e) => format!("saving a local copy failed: {e}\n"),
-                };
-                return Err(Attempt::Fatal(Box::new(StateError::LockLost { rescue_note })));
+            if !crate::lock::is_held(lock) {
+                return Err(Attempt::Fatal(Box::new(StateError::LockLost { rescue_note: String::new() })));
             }
+            // A write must land before the lease deadline, or not at all.
+            limit = Some(crate::lock::time_left(lock));
         }
-        if next.lineage != base.lineage {
-            return Err(Attempt::Fatal(Box::new(StateError::LineageMismatch {
-                location: self.location(),
-                expected: base.lineage.clone(),
-                found: next.lineage.clone(),
-            })));
+        // The lineage is the stored state's, whatever the change did (or
+        // where a rebase read it from).
+        let stored = self.lineage.as_ref().unwrap_or(&base.lineage);
+        for found in [&next.lineage, &base.lineage] {
+            if found != stored {
+                return Err(Attempt::Fatal(Box::new(StateError::LineageMismatch {
+                    location: self.location(),
+                    expected: stored.clone(),
+                    found: found.clone(),
+                })));
+            }
         }
         let key = self.scope.state_key();
         let body = serialize(next);
@@ -266,14 +311,52 @@ impl StateSession {
             Some(v) => Precondition::IfMatch(v.clone()),
             None => Precondition::IfAbsent,
         };
-        match self.store.put(&key, body, condition).await {
+        let put = self.store.put(&key, body, condition);
+        let result = match limit {
+            Some(limit) => match tokio::time::timeout(limit, put).await {
+                Ok(result) => result,
+                Err(_) => {
+                    // It may still land: only our write id can tell.
+                    return match self.landed(next).await {
+                        Some(version) => Ok(version),
+                        None => Err(Attempt::Fatal(Box::new(StateError::LockLost { rescue_note: String::new() }))),
+                    };
+                }
+            },
+            None => put.await,
+        };
+        match result {
             Ok(version) => Ok(version),
-            Err(StoreError::PreconditionFailed { .. }) => Err(self.what_changed(expected).await),
+            Err(StoreError::PreconditionFailed { .. }) => match self.landed(next).await {
+                // An earlier attempt of this write applied; its answer was lost.
+                Some(version) => Ok(version),
+                None => Err(self.what_changed(expected).await),
+            },
             Err(StoreError::ConcurrentWrite { .. }) => match self.what_changed(expected).await {
                 Attempt::Retry => Err(Attempt::Retry),
                 other => Err(other),
             },
-            Err(source) => Err(Attempt::Fatal(Box::new(self.fail_write(next, source)))),
+            Err(source) => match self.landed(next).await {
+                Some(version) => Ok(version),
+                None => Err(Attempt::Fatal(Box::new(StateError::Write {
+                    location: self.location(),
+                    source: Box::new(source),
+                }))),
+            },
+        }
+    }
+
+    /// The version of `state.json` if it holds exactly `next` (our write id).
+    async fn landed(&self, next: &State) -> Option<Version> {
+        let ours = next.metadata.write_id.as_deref()?;
+        let read = read_state(self.store.as_ref(), &self.scope);
+        let read = match self.lock.as_ref().map(crate::lock::time_left) {
+            Some(limit) => tokio::time::timeout(limit.max(Duration::from_secs(1)), read).await.ok()?,
+            None => read.await,
+        };
+        match read {
+            Ok(Some((state, version))) if state.metadata.write_id.as_deref() == Some(ours) => Some(version),
+            _ => None,
         }
     }
 
@@ -311,7 +394,7 @@ impl StateSession {
         }
     }
 
-    fn fail_write(&self, next: &State, source: StoreError) -> StateError {
+    fn fail_write(&mut self, next: &State, source: StoreError) -> StateError {
         match self.save_rescue(next) {
             Ok(rescue) => StateError::WriteFailed {
                 location: self.location(),
@@ -327,18 +410,29 @@ impl StateSession {
         }
     }
 
-    /// Saves `state` next to the run (or in the temp dir when that fails).
-    fn save_rescue(&self, state: &State) -> std::io::Result<PathBuf> {
+    /// Saves `next` locally and says where, for an error message.
+    fn rescue_note(&mut self, next: &State) -> String {
+        match self.save_rescue(next) {
+            Ok(path) => format!("the state this run meant to write was saved to `{}`\n", path.display()),
+            Err(e) => format!("saving a local copy failed: {e}\n"),
+        }
+    }
+
+    /// Saves `state` next to the run (or in the temp dir when that fails),
+    /// in a new file that no symlink can redirect; later changes of this run
+    /// go to the same file.
+    fn save_rescue(&mut self, state: &State) -> std::io::Result<PathBuf> {
         let name = format!(
-            "panka-state-{}-{}-{}-serial{}.json",
+            "panka-state-{}-{}-{}-serial{}",
             self.scope.tenant.tenant, self.scope.stack, self.scope.environment, state.serial
         );
         let body = serialize(state);
-        let first = write_file(&self.options.rescue_dir, &name, &body);
-        match first {
-            Ok(path) => Ok(path),
-            Err(_) => write_file(&std::env::temp_dir(), &name, &body),
-        }
+        let path = match create_new_file(&self.options.rescue_dir, &name, &body) {
+            Ok(path) => path,
+            Err(_) => create_new_file(&std::env::temp_dir(), &name, &body)?,
+        };
+        self.unwritten = Some((state.clone(), path.clone()));
+        Ok(path)
     }
 }
 
@@ -354,12 +448,39 @@ enum Attempt {
     Fatal(Box<StateError>),
 }
 
-fn write_file(dir: &Path, name: &str, body: &[u8]) -> std::io::Result<PathBuf> {
+/// Creates `<dir>/<name>.json` (or `<name>-2.json` … when taken) with
+/// `body`: written to a fresh temporary file, then linked into place without
+/// replacing anything, so a symlink planted at the predictable name is never
+/// followed or overwritten.
+fn create_new_file(dir: &Path, name: &str, body: &[u8]) -> std::io::Result<PathBuf> {
+    use std::io::Write;
     std::fs::create_dir_all(dir)?;
-    let path = dir.join(name);
-    let path = std::path::absolute(&path).unwrap_or(path);
-    std::fs::write(&path, body)?;
-    Ok(path)
+    let dir = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut tmp = tempfile::Builder::new().prefix(".panka-state-").tempfile_in(&dir)?;
+    tmp.write_all(body)?;
+    tmp.as_file().sync_all()?;
+    for n in 1..100 {
+        let path = if n == 1 { dir.join(format!("{name}.json")) } else { dir.join(format!("{name}-{n}.json")) };
+        match tmp.persist_noclobber(&path) {
+            Ok(_) => return Ok(path),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => tmp = e.file,
+            Err(e) => return Err(e.error),
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AlreadyExists,
+        format!("too many saved states named `{name}` in `{}`", dir.display()),
+    ))
+}
+
+/// Replaces our own saved copy by rename (which never follows a symlink).
+fn replace_file(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".panka-state-").tempfile_in(dir)?;
+    tmp.write_all(body)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map(|_| ()).map_err(|e| e.error)
 }
 
 /// The canonical bytes of a state document.

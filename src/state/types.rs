@@ -48,6 +48,10 @@ pub struct StateMetadata {
     /// Set when this run took over a lock whose holder had stopped heartbeating.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_takeover: Option<LockTakeover>,
+    /// A fresh id per write attempt: a write whose answer was lost (a
+    /// timeout, then 412 on the retry) is recognised as our own by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -6,6 +6,8 @@
 /// A real moto server and fault-injecting SDK interceptors (AWS tests).
 pub mod faults;
 pub mod moto;
+/// A fault-injecting HTTP proxy in front of moto (black holes, lost responses …).
+pub mod proxy;
 /// The real pulumi CLI, its YAML host and the stand-in AWS provider.
 pub mod pulumi;
 

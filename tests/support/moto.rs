@@ -103,6 +103,23 @@ pub async fn new_bucket() -> String {
 pub async fn new_table() -> String {
     let name = unique("panka-locks");
     let mut report = panka::admin::InitReport::default();
-    panka::admin::init_table(&dynamodb().await, &name, &mut report).await.expect("create table");
+    panka::admin::init_table(&dynamodb().await, &name, Default::default(), &mut report).await.expect("create table");
     name
+}
+
+/// A lock item read straight from the table (keys `pk`/`sk`), bypassing panka.
+pub async fn raw_lock(table: &str, key: &str) -> Option<panka::lock::LockRecord> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let (pk, sk) = key.match_indices(':').nth(1).map(|(i, _)| (&key[..i], &key[i + 1..])).expect("tenant:<t>:…");
+    let out = dynamodb()
+        .await
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.to_string()))
+        .key("sk", AttributeValue::S(sk.to_string()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.item().map(|i| panka::lock::dynamodb::from_item(i).unwrap())
 }
