@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Ensures .venv holds moto's server (used by the AWS tests and the benchmark).
+# Ensures .venv holds moto's server (used by the AWS tests and the benchmark)
+# and libfaketime (its vendored libfaketime.so shifts a test process's clock).
 # Safe to run from many test processes at once: the install runs under flock.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${PANKA_TEST_VENV:-${PANKA_MOTO_VENV:-$root/.venv}}"
 python="${PYTHON:-python3}"
 moto_spec='moto[server]==5.2.5'
+faketime_spec='libfaketime==3.0.1'
 
-ready() { "$venv/bin/python" -c 'import moto.moto_server.werkzeug_app, werkzeug' 2>/dev/null; }
+ready() { "$venv/bin/python" -c 'import moto.moto_server.werkzeug_app, werkzeug, libfaketime' 2>/dev/null; }
 
 ready && exit 0
 mkdir -p "$(dirname "$venv")"
@@ -15,5 +17,5 @@ exec 9>"$venv.lock"
 flock 9
 ready && exit 0
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_spec" >&2
+"$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_spec" "$faketime_spec" >&2
 ready

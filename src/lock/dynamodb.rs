@@ -250,8 +250,24 @@ impl DynamoDbLocks {
                 detail: "the conditional write kept failing on an absent item".to_string(),
             });
         };
-        let AcquireOutcome::Acquired { replaced } = outcome else {
-            return Ok(outcome);
+        let replaced = match outcome {
+            AcquireOutcome::Acquired { replaced } => replaced,
+            // A copy made by `admin init`: its original in the old table decides.
+            AcquireOutcome::Held(copy) if copy.legacy && tables.legacy.is_some() => {
+                let legacy = tables.legacy.as_ref().expect("checked");
+                match self.get_from(legacy, &record.lock_key).await? {
+                    Some(mut original) => {
+                        original.legacy = true;
+                        return Ok(AcquireOutcome::Held(original));
+                    }
+                    // The original is gone: the copy holds nothing.
+                    None => match self.put(&tables.primary, record, Some(&copy)).await? {
+                        AcquireOutcome::Acquired { .. } => None,
+                        held => return Ok(held),
+                    },
+                }
+            }
+            held @ AcquireOutcome::Held(_) => return Ok(held),
         };
         let Some(legacy) = &tables.legacy else {
             return Ok(AcquireOutcome::Acquired { replaced });
