@@ -7,7 +7,7 @@ VENV    := .venv
 CARGO   ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: build example test venv schema pulumi bench bench-scale bench-locks bench-apply bench-pulumi lint fmt clean
+.PHONY: build example test venv schema pulumi bench bench-scale bench-locks bench-apply bench-pulumi soak lint fmt clean
 
 build:
 	$(CARGO) build --release --locked
@@ -65,6 +65,13 @@ bench-pulumi: build pulumi
 
 bench-locks: venv
 	$(CARGO) bench --locked --bench lock_bench
+
+# The lock soak (tests/soak.rs): 16 processes on 4 stacks under random
+# network faults and SIGKILLs, then the invariants checked from their logs.
+# `make test` runs it for 90 s; this runs it for SOAK_SECS (default 600).
+SOAK_SECS ?= 600
+soak: venv
+	PANKA_SOAK_SECS=$(SOAK_SECS) $(CARGO) test --release --locked --test soak -- --nocapture
 
 lint:
 	$(CARGO) fmt --check

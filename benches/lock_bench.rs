@@ -16,7 +16,7 @@ mod support;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use panka::lock::dynamodb::{to_item, DynamoDbLocks};
+use panka::lock::dynamodb::{to_item, DynamoDbLocks, Layout};
 use panka::lock::record::now_f64;
 use panka::lock::{acquire, AcquireOptions, Granularity, LockBackend, LockRecord, LockRequest, Owner};
 use panka::scope::{BasePrefix, Name, StackScope, TenantScope};
@@ -53,13 +53,19 @@ async fn main() {
     let ddb = moto::dynamodb().await;
     let backend: Arc<dyn LockBackend> = Arc::new(DynamoDbLocks::new(ddb.clone(), &table));
     let key = scope().lock_key();
-    let item =
-        to_item(&LockRecord::new(key.clone(), &Owner::current("apply", "bench"), Duration::from_secs(120), now_f64()));
+    let record = LockRecord::new(key.clone(), &Owner::current("apply", "bench"), Duration::from_secs(120), now_f64());
+    let item = to_item(&record, Layout::Keyed).unwrap();
 
     // Warm up connections and moto's code paths.
     for _ in 0..20 {
         ddb.put_item().table_name(&table).set_item(Some(item.clone())).send().await.unwrap();
-        ddb.delete_item().table_name(&table).key("lockKey", item["lockKey"].clone()).send().await.unwrap();
+        ddb.delete_item()
+            .table_name(&table)
+            .key("pk", item["pk"].clone())
+            .key("sk", item["sk"].clone())
+            .send()
+            .await
+            .unwrap();
         acquire(backend.clone(), &request(), &AcquireOptions::default()).await.unwrap().release().await.unwrap();
     }
 
@@ -69,7 +75,13 @@ async fn main() {
     for _ in 0..iterations {
         let t = Instant::now();
         ddb.put_item().table_name(&table).set_item(Some(item.clone())).send().await.unwrap();
-        ddb.delete_item().table_name(&table).key("lockKey", item["lockKey"].clone()).send().await.unwrap();
+        ddb.delete_item()
+            .table_name(&table)
+            .key("pk", item["pk"].clone())
+            .key("sk", item["sk"].clone())
+            .send()
+            .await
+            .unwrap();
         raw.push(t.elapsed());
 
         let t = Instant::now();

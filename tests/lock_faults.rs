@@ -7,6 +7,8 @@
 //!
 //! The child processes re-run this test binary with `PANKA_FAULT_CHILD` set.
 
+#![allow(clippy::print_stderr)] // measured figures go to the test log
+
 mod support;
 
 use std::path::PathBuf;

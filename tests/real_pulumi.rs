@@ -4,6 +4,8 @@
 //! schema (tests/stand-in-aws), the local backend and S3 + DynamoDB on moto.
 //! Nothing here is skipped when the tools are missing: it fails.
 
+#![allow(clippy::print_stderr)] // measured figures go to the test log
+
 mod support;
 
 use std::collections::BTreeMap;
@@ -565,4 +567,109 @@ fn a_pulumi_lock_panka_cannot_prove_dead_is_never_cleared_and_exits_3_with_the_c
     assert!(error.contains("pulumi cancel --yes --stack organization/orders-worker/dev"), "{error}");
     assert!(planted.exists(), "the other machine's lock is untouched");
     assert_nothing_created_twice(&f.ops());
+}
+
+/// The minimal example with DynamoDB locks reached through a fault proxy
+/// (state and Pulumi's backend stay local).
+fn with_locks_behind(f: Fixture, rt: &tokio::runtime::Runtime, proxy: &support::proxy::Proxy) -> (Fixture, String) {
+    let table = rt.block_on(moto::new_table());
+    let f = f
+        .with_env("PANKA_LOCKS_TYPE", "dynamodb")
+        .with_env("PANKA_LOCKS_TABLE", &table)
+        .with_env("PANKA_LOCKS_REGION", "us-east-1")
+        .with_env("PANKA_LOCKS_ENDPOINT", &proxy.endpoint())
+        .with_env("PANKA_AWS_TIMEOUT", "3s")
+        .with_env("AWS_ACCESS_KEY_ID", "testing")
+        .with_env("AWS_SECRET_ACCESS_KEY", "testing")
+        .with_env("AWS_REGION", "us-east-1");
+    (f, table)
+}
+
+/// Issue 11, failure 1, end to end: the lock table goes dark while the real
+/// engine creates a service. At the lease deadline panka starts nothing,
+/// writes nothing, interrupts its `pulumi` (which ends gracefully and
+/// clears Pulumi's own lock) and exits 3 with its summary; the component
+/// finishing after the deadline is in the rescue copy, not in the state.
+/// The next run takes the abandoned lock over after watching it for a
+/// lease and completes without creating anything twice.
+#[test]
+fn a_lock_table_black_holed_mid_up_interrupts_pulumi_writes_nothing_and_exits_3() {
+    use support::proxy::{Action, Proxy, Rule};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = Proxy::start(&moto::endpoint());
+    let (f, _table) = with_locks_behind(Fixture::example("minimal"), &rt, &proxy);
+    let lease = ("PANKA_LOCKS_LEASE", "4s");
+    let (child, marker) = apply_until_the_service_is_being_created(&f, 6, lease);
+    proxy.add(Rule::all(Action::BlackHole));
+    let dark = Instant::now();
+    let (status, out) = wait_exit(child, 120);
+    let took = dark.elapsed();
+    assert_eq!(status.code(), Some(3), "{}\n{}", stderr(&out), stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("lock-lost") && err.contains("interrupting the running pulumi"), "{err}");
+    assert!(stdout(&out).contains("stopped: the lock was lost"), "{}", stdout(&out));
+    // The deadline is at most 3 s (lease − a quarter) after the last heartbeat;
+    // the engine then finishes the 6 s create in flight and stops.
+    assert!(took < Duration::from_secs(3 + 6 + 15), "exit 3 after {took:?}");
+    eprintln!("FIGURE black-hole-to-exit-3-s {:.1} (lease 4s, create in flight 6s)", took.as_secs_f64());
+    assert!(processes_with(&marker).is_empty(), "{:#?}", processes_with(&marker));
+    assert_eq!(f.state().components["orders/worker"].status, "in-progress", "nothing written after the deadline");
+    let rescue: Vec<PathBuf> = std::fs::read_dir(&f.stack)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("panka-state-"))
+        .collect();
+    assert_eq!(rescue.len(), 1, "{rescue:?}");
+    let saved: Value = serde_json::from_slice(&std::fs::read(&rescue[0]).unwrap()).unwrap();
+    assert_ne!(saved["components"]["orders/worker"]["status"], "in-progress", "{saved}");
+
+    proxy.clear();
+    let o = f.run(&["apply", "--auto-approve", "--output", "json", "--lock-timeout", "60s"], &[lease]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("took over"), "{}", stderr(&o));
+    assert_eq!(f.live("aws:ecs/service:Service").len(), 1);
+    assert_eq!(f.state().components["orders/worker"].status, "deployed");
+    assert_nothing_created_twice(&f.ops());
+}
+
+/// A state write that fails mid-run (S3 refuses every write of
+/// `state.json` once the service is being created) ends with the run's
+/// summary and the saved copy, which also holds what finished afterwards.
+#[test]
+fn a_state_write_failure_mid_run_ends_with_the_summary_and_a_rescue_copy_with_later_results() {
+    use support::proxy::{Action, Proxy, Rule};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = Proxy::start(&moto::endpoint());
+    let (f, _, _) = Fixture::example("minimal").on_s3(&rt);
+    let f = f.with_env("PANKA_BACKEND_ENDPOINT", &proxy.endpoint());
+    let (child, _) = apply_until_the_service_is_being_created(&f, 3, ("PANKA_LOCKS_LEASE", "120s"));
+    proxy.add(Rule::new("PutObject", Action::Error(403)).containing("state.json"));
+    let (status, out) = wait_exit(child, 120);
+    assert_eq!(status.code(), Some(1), "{}\n{}", stderr(&out), stdout(&out));
+    let summary = stdout(&out);
+    assert!(summary.contains("apply of `minimal` (dev) failed"), "{summary}");
+    assert!(summary.contains("orders/worker"), "{summary}");
+    let err = stderr(&out);
+    assert!(err.contains("AccessDenied") || err.contains("access denied"), "{err}");
+    let rescue = err
+        .lines()
+        .find_map(|l| l.split("saved to `").nth(1).and_then(|r| r.split('`').next()))
+        .unwrap_or_else(|| panic!("no rescue path in: {err}"));
+    let saved: Value = serde_json::from_slice(&std::fs::read(rescue).unwrap()).unwrap();
+    assert_eq!(saved["components"]["orders/worker"]["status"], "deployed", "{saved}");
+    assert!(err.contains("panka state push"), "{err}");
+}
+
+/// A passphrase written into the config as a bare value is refused with
+/// exit 2 before anything runs, and never echoed.
+#[test]
+fn a_bare_passphrase_in_the_config_is_refused_with_exit_2_and_not_echoed() {
+    let f = Fixture::example("minimal");
+    let o = f.run(&["apply", "--auto-approve"], &[("PANKA_PULUMI_PASSPHRASE", "hunter2-is-my-passphrase")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let all = stdout(&o) + &stderr(&o);
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("not a passphrase source"), "{all}");
+    assert!(f.ops().is_empty(), "nothing ran");
 }

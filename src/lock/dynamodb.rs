@@ -287,16 +287,10 @@ impl DynamoDbLocks {
         }
     }
 
-    async fn heartbeat_on(
-        &self,
-        table: &Table,
-        key: &str,
-        lock_id: &str,
-        rvn: Option<&str>,
-        new_rvn: &str,
-        now: i64,
-        expires_at: i64,
-    ) -> Result<(), LockError> {
+    /// One heartbeat on one table; `rvn: None` conditions on `lockId` only
+    /// (the old table's mirror follows the primary's versions).
+    async fn heartbeat_on(&self, table: &Table, beat: &Beat<'_>, rvn: Option<&str>) -> Result<(), LockError> {
+        let Beat { key, lock_id, new_rvn, now, expires_at } = *beat;
         let mut request = self
             .client
             .update_item()
@@ -340,10 +334,11 @@ impl DynamoDbLocks {
         expires_at: i64,
     ) -> Result<(), LockError> {
         let tables = self.tables().await?;
-        self.heartbeat_on(&tables.primary, key, lock_id, Some(rvn), new_rvn, now, expires_at).await?;
+        let beat = Beat { key, lock_id, new_rvn, now, expires_at };
+        self.heartbeat_on(&tables.primary, &beat, Some(rvn)).await?;
         if let Some(legacy) = &tables.legacy {
             // The mirror follows the primary's versions; it is ours while it has our id.
-            self.heartbeat_on(legacy, key, lock_id, None, new_rvn, now, expires_at).await?;
+            self.heartbeat_on(legacy, &beat, None).await?;
         }
         Ok(())
     }
@@ -505,6 +500,16 @@ impl DynamoDbLocks {
         }
         Ok(by_key.into_values().collect())
     }
+}
+
+/// What one heartbeat writes.
+#[derive(Clone, Copy)]
+struct Beat<'a> {
+    key: &'a str,
+    lock_id: &'a str,
+    new_rvn: &'a str,
+    now: i64,
+    expires_at: i64,
 }
 
 /// `tenant:<t>:<rest>` → (`tenant:<t>`, `<rest>`).

@@ -351,7 +351,8 @@ impl StateSession {
         let ours = next.metadata.write_id.as_deref()?;
         let read = read_state(self.store.as_ref(), &self.scope);
         let read = match self.lock.as_ref().map(crate::lock::time_left) {
-            Some(limit) => tokio::time::timeout(limit.max(Duration::from_secs(1)), read).await.ok()?,
+            // Only while the lock is ours: a read after the deadline proves nothing useful.
+            Some(limit) => tokio::time::timeout(limit, read).await.ok()?,
             None => read.await,
         };
         match read {
