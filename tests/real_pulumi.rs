@@ -673,3 +673,27 @@ fn a_bare_passphrase_in_the_config_is_refused_with_exit_2_and_not_echoed() {
     assert!(all.contains("not a passphrase source"), "{all}");
     assert!(f.ops().is_empty(), "nothing ran");
 }
+
+/// SIGTERM (a cancelled CI job) while the lock table is unreachable: the
+/// interrupt reaches `pulumi`, and releasing the lock gives up after one
+/// call timeout instead of hanging; the run ends with exit 130.
+#[test]
+fn sigterm_with_the_lock_table_black_holed_still_ends_promptly() {
+    use support::proxy::{Action, Proxy, Rule};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let proxy = Proxy::start(&moto::endpoint());
+    let (f, _table) = with_locks_behind(Fixture::example("minimal"), &rt, &proxy);
+    let lease = ("PANKA_LOCKS_LEASE", "20s");
+    let (child, marker) = apply_until_the_service_is_being_created(&f, 2, lease);
+    proxy.add(Rule::all(Action::BlackHole));
+    let t = Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let (status, out) = wait_exit(child, 60);
+    let took = t.elapsed();
+    assert_eq!(status.code(), Some(130), "{}", stderr(&out));
+    // The create in flight (2 s), then one bounded release (a quarter lease, 5 s).
+    assert!(took < Duration::from_secs(2 + 5 + 8), "ended after {took:?}");
+    assert!(processes_with(&marker).is_empty());
+    eprintln!("FIGURE sigterm-with-dark-table-to-exit-s {:.1}", took.as_secs_f64());
+    proxy.clear();
+}
