@@ -697,3 +697,85 @@ fn sigterm_with_the_lock_table_black_holed_still_ends_promptly() {
     eprintln!("FIGURE sigterm-with-dark-table-to-exit-s {:.1}", took.as_secs_f64());
     proxy.clear();
 }
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=Ana", "-c", "user.email=ana@example.com", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Every apply and destroy that changes something leaves a deployment
+/// record with its git commit, branch and dirty flag; `history` lists them
+/// newest first (filtered by component), `status` shows per component what
+/// is deployed and its last deployment, with secrets never shown.
+#[test]
+fn history_and_status_show_each_deployment_with_its_commit() {
+    let f = Fixture::example("minimal");
+    git(&f.stack, &["init", "-q", "-b", "main"]);
+    git(&f.stack, &["add", "."]);
+    git(&f.stack, &["commit", "-q", "-m", "v1"]);
+    let v1 = git(&f.stack, &["rev-parse", "HEAD"]);
+    f.apply(0, &[]);
+    f.edit("stack.yaml", |t| t.replace("VERSION: \"1.0.0\"", "VERSION: \"1.1.0\""));
+    // Applied before committing: the record says the tree was dirty.
+    f.apply(0, &[]);
+    git(&f.stack, &["commit", "-q", "-am", "v1.1"]);
+
+    let o = f.run(&["history", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let h: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let d = h["deployments"].as_array().unwrap();
+    assert_eq!(d.len(), 2, "{h:#}");
+    assert_eq!((d[0]["operation"].as_str(), d[0]["status"].as_str()), (Some("apply"), Some("succeeded")));
+    assert_eq!(d[0]["git_commit"], v1.as_str());
+    assert_eq!(d[0]["git_branch"], "main");
+    assert_eq!(d[0]["git_dirty"], true);
+    assert_eq!(d[1]["git_dirty"], false);
+    assert_eq!(d[0]["components"], serde_json::json!(["orders/worker"]));
+    assert!(d[1]["components"].as_array().unwrap().len() >= 3, "{h:#}");
+    let only_jobs = f.run(&["history", "--component", "orders/jobs", "--output", "json"], &[]);
+    let only_jobs: Value = serde_json::from_slice(&only_jobs.stdout).unwrap();
+    assert_eq!(only_jobs["deployments"].as_array().unwrap().len(), 1, "{only_jobs:#}");
+
+    // The full record: the command line and per component the config hash.
+    let id = d[0]["id"].as_str().unwrap();
+    let record_path = f.stack.join(format!(".panka/stacks/minimal/dev/deployments/{id}.json"));
+    let record: Value = serde_json::from_slice(&std::fs::read(&record_path).unwrap()).unwrap();
+    assert!(record["command"].as_array().unwrap().iter().any(|a| a == "apply"), "{record:#}");
+    let worker = &record["components"][0];
+    assert_eq!(worker["outcome"], "updated");
+    assert_eq!(
+        worker["config_hash"],
+        serde_json::to_value(&f.state_raw()["components"]["orders/worker"]["config_hash"]).unwrap()
+    );
+
+    let o = f.run(&["status", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let worker = s["components"].as_array().unwrap().iter().find(|c| c["component"] == "orders/worker").unwrap();
+    assert_eq!(worker["status"], "deployed");
+    assert_eq!(worker["last_deployment"]["id"], id);
+    let jobs = s["components"].as_array().unwrap().iter().find(|c| c["component"] == "orders/jobs").unwrap();
+    assert_eq!(jobs["last_deployment"]["id"], d[1]["id"]);
+    let text = stdout(&f.run(&["status"], &[]));
+    assert!(text.contains("orders/worker") && text.contains("lock: free"), "{text}");
+    assert!(!text.contains(PASSPHRASE));
+
+    let o = f.run(&["destroy", "--auto-approve", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let h: Value = serde_json::from_slice(&f.run(&["history", "--output", "json"], &[]).stdout).unwrap();
+    assert_eq!(h["deployments"][0]["operation"], "destroy");
+    assert_eq!(h["deployments"][0]["git_commit"], git(&f.stack, &["rev-parse", "HEAD"]).as_str());
+}
+
+impl Fixture {
+    fn state_raw(&self) -> Value {
+        let path = self.stack.join(".panka/stacks").join(&self.name).join("dev/state.json");
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    }
+}

@@ -21,6 +21,7 @@ use crate::plan::{self, Action, Plan};
 use crate::pulumi::emit::EmitOptions;
 use crate::pulumi::runner::{Interrupt, Runner, Secrets};
 use crate::scope::{Name, StackScope};
+use crate::state::records;
 use crate::state::{ComponentStatus, OnConflict, SessionOptions, StateSession};
 use crate::ui::confirm;
 
@@ -288,6 +289,8 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
     block_on(async {
         let Started { backends, scope, runner, deployment_id, guard, granularity, interrupt } =
             start(ctx, &s, "apply", &args.common, selection.as_ref()).await?;
+        let started_at = chrono::Utc::now();
+        let git = records::git_info(&ctx.stack_dir());
         let result = async {
             let mut session = open_session(ctx, &backends, &scope, &guard, &granularity).await?;
             if let Some(t) = guard.takeover() {
@@ -344,10 +347,12 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
                 progress: progress(ctx),
                 interrupt: interrupt.clone(),
                 pulumi_lock_wait: s.config.pulumi_lock_wait,
+                git: git.clone(),
             };
-            let report = deploy::apply(&mut session, runner, &input, &plan, guard.watch(), &opts)
+            let mut report = deploy::apply(&mut session, runner, &input, &plan, guard.watch(), &opts)
                 .await
                 .map_err(Failure::from)?;
+            record(&backends, &session, &mut report, started_at, git).await;
             anyhow::Ok(report)
         }
         .await;
@@ -371,6 +376,57 @@ fn check_shared_under_service_lock(granularity: &Granularity, plan: &Plan, stack
         )
         .into()),
         _ => Ok(()),
+    }
+}
+
+/// Writes the deployment record of a run that did something (SPEC §8);
+/// a record that cannot be written is a warning in the report, not a failure.
+async fn record(
+    backends: &crate::backend::Backends,
+    session: &StateSession,
+    report: &mut Report,
+    started_at: chrono::DateTime<chrono::Utc>,
+    git: records::GitInfo,
+) {
+    if report.components.is_empty() {
+        return;
+    }
+    let state = session.state();
+    let status = serde_json::to_value(report.status).ok().and_then(|v| v.as_str().map(str::to_string));
+    let deployment = records::Deployment {
+        format_version: records::FORMAT_VERSION.to_string(),
+        id: report.deployment_id.clone(),
+        operation: report.operation.clone(),
+        stack: report.stack.clone(),
+        environment: report.environment.clone(),
+        tenant: session.scope().tenant.tenant.to_string(),
+        started_at,
+        finished_at: chrono::Utc::now(),
+        duration_ms: report.duration_ms,
+        by: records::who(),
+        ci: crate::lock::record::Owner::current("", "").ci,
+        git,
+        command: records::redacted_command(std::env::args()),
+        status: status.unwrap_or_else(|| "unknown".into()),
+        components: report
+            .components
+            .iter()
+            .map(|c| {
+                let outcome = serde_json::to_value(c.outcome).ok().and_then(|v| v.as_str().map(str::to_string));
+                records::ComponentRun {
+                    component: c.component.clone(),
+                    action: c.action.clone(),
+                    outcome: outcome.unwrap_or_default(),
+                    duration_ms: c.duration_ms,
+                    config_hash: state.components.get(&c.component).map(|s| s.config_hash.clone()),
+                    error: c.error.as_ref().and_then(|e| e.lines().next()).map(str::to_string),
+                }
+            })
+            .collect(),
+        state_serial: session.version().map(|_| state.serial),
+    };
+    if let Err(e) = records::write(backends.state.as_ref(), session.scope(), &deployment).await {
+        report.warnings.push(format!("the deployment record `{}` was not written: {e}", deployment.id));
     }
 }
 
@@ -460,6 +516,8 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
     block_on(async {
         let Started { backends, scope, runner, deployment_id, guard, granularity, interrupt } =
             start(ctx, &s, "destroy", &args.common, in_files.as_ref()).await?;
+        let started_at = chrono::Utc::now();
+        let git = records::git_info(&ctx.stack_dir());
         let result = async {
             let mut session = open_session(ctx, &backends, &scope, &guard, &granularity).await?;
             let live: BTreeSet<String> = session
@@ -509,8 +567,11 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
                 progress: progress(ctx),
                 interrupt: interrupt.clone(),
                 pulumi_lock_wait: s.config.pulumi_lock_wait,
+                git: git.clone(),
             };
-            let report = deploy::destroy(&mut session, runner, &targets, guard.watch(), &opts).await.map_err(Failure::from)?;
+            let mut report =
+                deploy::destroy(&mut session, runner, &targets, guard.watch(), &opts).await.map_err(Failure::from)?;
+            record(&backends, &session, &mut report, started_at, git).await;
             anyhow::Ok(report)
         }
         .await;

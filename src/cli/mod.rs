@@ -7,6 +7,7 @@ pub mod backends;
 mod completion;
 mod deploy;
 mod graph;
+mod history;
 mod init;
 mod locks;
 mod plan;
@@ -110,6 +111,10 @@ pub enum Command {
     Unlock(locks::UnlockArgs),
     /// Inspect or repair the stored state.
     State(state::StateArgs),
+    /// What is deployed: per component status, config, last deployment, outputs.
+    Status(history::StatusArgs),
+    /// The deployment records, newest first: who, when, which commit, what changed.
+    History(history::HistoryArgs),
     /// Platform-team commands (bucket, table).
     Admin(admin::AdminArgs),
     /// Print version information.
@@ -185,6 +190,8 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Locks(args) => locks::run_locks(&ctx, args),
         Command::Unlock(args) => locks::run_unlock(&ctx, args),
         Command::State(args) => state::run(&ctx, args),
+        Command::Status(args) => history::run_status(&ctx, args),
+        Command::History(args) => history::run_history(&ctx, args),
         Command::Admin(args) => admin::run(&ctx, args),
         Command::Version => version::run(&ctx),
         Command::Completion(args) => completion::run(&ctx, args),

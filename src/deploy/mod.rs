@@ -55,6 +55,8 @@ pub struct RunOptions {
     /// How long a takeover waits for Pulumi's own lock on a component left
     /// in progress (`pulumi.lockWait`).
     pub pulumi_lock_wait: Duration,
+    /// Where the stack's sources came from, for the state's metadata.
+    pub git: crate::state::records::GitInfo,
 }
 
 /// Listens for SIGINT and SIGTERM from now on (the default action, dying
@@ -284,6 +286,8 @@ async fn finish(session: &mut StateSession, report: &mut Report, started: Instan
     let result = session
         .commit(|s| {
             s.metadata.deployment_id = Some(record.id.clone());
+            s.metadata.git_commit = opts.git.commit.clone();
+            s.metadata.git_branch = opts.git.branch.clone();
             s.deployments.push(record.clone());
             let excess = s.deployments.len().saturating_sub(crate::state::types::MAX_DEPLOYMENTS);
             s.deployments.drain(..excess);

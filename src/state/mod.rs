@@ -6,6 +6,7 @@
 pub mod error;
 pub mod local;
 pub mod ops;
+pub mod records;
 pub mod s3;
 pub mod session;
 pub mod store;

@@ -55,6 +55,9 @@ pub enum StoreError {
     /// was in flight; nothing was written and the caller may re-read and retry.
     #[error("a concurrent write to `{key}` was in flight (409 ConditionalRequestConflict)")]
     ConcurrentWrite { key: String },
+    /// The object exists but is not what panka wrote there.
+    #[error("`{key}` is not valid: {detail}")]
+    Corrupt { key: String, detail: String },
     #[error(transparent)]
     Aws(#[from] AwsError),
     #[error("{message}")]

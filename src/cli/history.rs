@@ -1,0 +1,256 @@
+//! `panka history` (the deployment records, newest first) and `panka
+//! status` (what is deployed, from the state and the records; no AWS calls
+//! beyond the state bucket and the lock table).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use anyhow::Result;
+use clap::Args;
+use serde::Serialize;
+
+use super::backends::{block_on, open, stack_scope};
+use super::Context;
+use crate::exit::{ExitStatus, Failure};
+use crate::lock::record::human;
+use crate::state::records::{self, IndexEntry};
+use crate::state::{read_state, ComponentStatus};
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// At most this many deployments (newest first).
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Only deployments that touched this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only deployments that touched this component (`service/component`).
+    #[arg(long)]
+    pub component: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this service's components.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Only this component (`service/component`).
+    #[arg(long)]
+    pub component: Option<String>,
+}
+
+fn touches(components: &[String], service: &Option<String>, component: &Option<String>) -> bool {
+    let service_ok =
+        service.as_ref().is_none_or(|s| components.iter().any(|c| c.split('/').next() == Some(s.as_str())));
+    let component_ok = component.as_ref().is_none_or(|k| components.iter().any(|c| c == k));
+    service_ok && component_ok
+}
+
+#[derive(Debug, Serialize)]
+struct History {
+    stack: String,
+    environment: String,
+    deployments: Vec<IndexEntry>,
+}
+
+impl fmt::Display for History {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.deployments.is_empty() {
+            return writeln!(f, "no deployments recorded for `{}` ({})", self.stack, self.environment);
+        }
+        writeln!(
+            f,
+            "{:<36} {:<20} {:<9} {:<11} {:<24} {:<12} COMPONENTS",
+            "ID", "STARTED", "OPERATION", "STATUS", "BY", "COMMIT"
+        )?;
+        for d in &self.deployments {
+            let commit = d
+                .git_commit
+                .as_deref()
+                .map(|c| format!("{}{}", &c[..c.len().min(10)], if d.git_dirty { "+" } else { "" }))
+                .unwrap_or_else(|| "-".into());
+            writeln!(
+                f,
+                "{:<36} {:<20} {:<9} {:<11} {:<24} {:<12} {}",
+                d.id,
+                d.started_at.format("%Y-%m-%d %H:%M:%S"),
+                d.operation,
+                d.status,
+                d.by,
+                commit,
+                d.components.len()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+pub fn run_history(ctx: &Context, args: HistoryArgs) -> Result<ExitStatus> {
+    let config = ctx.config()?;
+    let history = block_on(async {
+        let backends = open(ctx, &config).await?;
+        let scope = stack_scope(ctx, &backends)?;
+        let index = records::index(backends.state.as_ref(), &scope)
+            .await
+            .map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;
+        let deployments: Vec<IndexEntry> = index
+            .deployments
+            .into_iter()
+            .rev()
+            .filter(|d| touches(&d.components, &args.service, &args.component))
+            .take(args.limit)
+            .collect();
+        anyhow::Ok(History { stack: scope.stack.to_string(), environment: scope.environment.to_string(), deployments })
+    })??;
+    if ctx.printer.json_mode() {
+        ctx.printer.json(&history);
+    } else {
+        ctx.printer.out(history.to_string().trim_end());
+    }
+    Ok(ExitStatus::Ok)
+}
+
+#[derive(Debug, Serialize)]
+struct ComponentStatusView {
+    component: String,
+    kind: String,
+    status: ComponentStatus,
+    config_hash: String,
+    updated_at: chrono::DateTime<chrono::Utc>,
+    /// The last recorded deployment that touched it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_deployment: Option<LastDeployment>,
+    outputs: BTreeMap<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct LastDeployment {
+    id: String,
+    operation: String,
+    status: String,
+    started_at: chrono::DateTime<chrono::Utc>,
+    by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    git_commit: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct StatusView {
+    stack: String,
+    environment: String,
+    serial: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lock: Option<String>,
+    components: Vec<ComponentStatusView>,
+}
+
+impl fmt::Display for StatusView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "`{}` ({}), state serial {}", self.stack, self.environment, self.serial)?;
+        match &self.lock {
+            Some(holder) => writeln!(f, "lock: {holder}")?,
+            None => writeln!(f, "lock: free")?,
+        }
+        writeln!(f, "{:<36} {:<14} {:<12} {:<14} LAST DEPLOYMENT", "COMPONENT", "KIND", "STATUS", "CONFIG")?;
+        let now = chrono::Utc::now();
+        for c in &self.components {
+            let last = c
+                .last_deployment
+                .as_ref()
+                .map(|d| {
+                    let ago = (now - d.started_at).to_std().unwrap_or_default();
+                    format!("{} {} {} ago by {}", d.operation, d.status, human(ago), d.by)
+                })
+                .unwrap_or_else(|| "-".into());
+            let mark = match c.status {
+                ComponentStatus::InProgress => " (left in progress: the next apply reconciles it)",
+                ComponentStatus::Failed => " (failed)",
+                _ => "",
+            };
+            writeln!(
+                f,
+                "{:<36} {:<14} {:<12} {:<14} {last}{mark}",
+                c.component,
+                c.kind,
+                c.status.to_string(),
+                &c.config_hash[..c.config_hash.len().min(12)]
+            )?;
+            if let Some(e) = &c.last_error {
+                writeln!(f, "    error: {}", e.lines().next().unwrap_or_default())?;
+            }
+            for (k, v) in &c.outputs {
+                let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                writeln!(f, "    {k} = {v}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub fn run_status(ctx: &Context, args: StatusArgs) -> Result<ExitStatus> {
+    let config = ctx.config()?;
+    let view = block_on(async {
+        let backends = open(ctx, &config).await?;
+        let scope = stack_scope(ctx, &backends)?;
+        let store = backends.state.as_ref();
+        let Some((state, _)) = read_state(store, &scope).await.map_err(Failure::from)? else {
+            return Err(Failure::new(
+                ExitStatus::Error,
+                format!(
+                    "nothing is deployed for {}\nhint: `panka apply -e {}` deploys it",
+                    scope.display(),
+                    scope.environment
+                ),
+            )
+            .into());
+        };
+        let index = records::index(store, &scope).await.map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;
+        let lock = match backends.locks.get(&scope.lock_key()).await {
+            Ok(Some(r)) => Some(r.describe_holder(chrono::Utc::now().timestamp())),
+            Ok(None) => None,
+            Err(e) => Some(format!("unknown ({})", e.to_string().lines().next().unwrap_or_default())),
+        };
+        let components = state
+            .components
+            .iter()
+            .filter(|(k, c)| {
+                c.status != ComponentStatus::Deleted && touches(&[k.to_string()], &args.service, &args.component)
+            })
+            .map(|(k, c)| ComponentStatusView {
+                component: k.clone(),
+                kind: c.kind.clone(),
+                status: c.status,
+                config_hash: c.config_hash.clone(),
+                updated_at: c.updated_at,
+                last_deployment: index.deployments.iter().rev().find(|d| d.components.contains(k)).map(|d| {
+                    LastDeployment {
+                        id: d.id.clone(),
+                        operation: d.operation.clone(),
+                        status: d.status.clone(),
+                        started_at: d.started_at,
+                        by: d.by.clone(),
+                        git_commit: d.git_commit.clone(),
+                    }
+                }),
+                // Secrets were never stored: they read `[secret]`.
+                outputs: c.outputs.clone(),
+                last_error: c.last_error.clone(),
+            })
+            .collect();
+        anyhow::Ok(StatusView {
+            stack: scope.stack.to_string(),
+            environment: scope.environment.to_string(),
+            serial: state.serial,
+            lock,
+            components,
+        })
+    })??;
+    if ctx.printer.json_mode() {
+        ctx.printer.json(&view);
+    } else {
+        ctx.printer.out(view.to_string().trim_end());
+    }
+    Ok(ExitStatus::Ok)
+}
