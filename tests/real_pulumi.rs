@@ -779,3 +779,56 @@ impl Fixture {
         serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
     }
 }
+
+/// Deploy v1, then v2; `rollback --steps 1` puts back v1's recorded program
+/// and configuration (checked in the fake cloud, not in panka's record),
+/// whatever the files say now; history then lists three deployments with
+/// their commits; impossible targets are refused with exit 2.
+#[test]
+fn rollback_restores_the_recorded_configuration_through_the_real_engine() {
+    let f = Fixture::example("minimal");
+    git(&f.stack, &["init", "-q", "-b", "main"]);
+    git(&f.stack, &["add", "."]);
+    git(&f.stack, &["commit", "-q", "-m", "v1"]);
+    f.apply(0, &[]);
+    let v1_hash = f.state_raw()["components"]["orders/worker"]["config_hash"].clone();
+    f.edit("stack.yaml", |t| t.replace("VERSION: \"1.0.0\"", "VERSION: \"2.0.0\""));
+    git(&f.stack, &["commit", "-q", "-am", "v2"]);
+    f.apply(0, &[]);
+    let image = |f: &Fixture| {
+        f.live("aws:ecs/taskDefinition:TaskDefinition")[0]["inputs"]["containerDefinitions"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(image(&f).contains("orders-worker:2.0.0"));
+
+    let o = f.run(&["rollback", "--steps", "5", "--auto-approve"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot go back 5"), "{}", stderr(&o));
+    let o = f.run(&["rollback", "--to", "no-such-id", "--auto-approve"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
+    let o = f.run(&["rollback", "--steps", "1", "--auto-approve", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report(&o);
+    assert_eq!(r.status, "succeeded", "{r:?}");
+    let changed: Vec<&str> = r.components.iter().map(|c| c.component.as_str()).collect();
+    assert_eq!(changed, ["orders/worker"]);
+    // The fake cloud runs v1 again, though stack.yaml still says 2.0.0.
+    assert!(image(&f).contains("orders-worker:1.0.0"), "{}", image(&f));
+    assert_eq!(f.state_raw()["components"]["orders/worker"]["config_hash"], v1_hash);
+    assert_nothing_created_twice(&f.ops());
+
+    let h: Value = serde_json::from_slice(&f.run(&["history", "--output", "json"], &[]).stdout).unwrap();
+    let d = h["deployments"].as_array().unwrap();
+    assert_eq!(d.len(), 3, "{h:#}");
+    let ops: Vec<&str> = d.iter().map(|x| x["operation"].as_str().unwrap()).collect();
+    assert_eq!(ops, ["rollback", "apply", "apply"]);
+    assert!(d.iter().all(|x| x["git_commit"].as_str().is_some_and(|c| c.len() == 40)), "{h:#}");
+
+    // Rolling back again, to the rollback's own target, changes nothing.
+    let o = f.run(&["rollback", "--to", d[2]["id"].as_str().unwrap(), "--auto-approve", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(report(&o).status, "no-changes");
+}

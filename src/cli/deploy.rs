@@ -1,7 +1,7 @@
 //! `panka apply [plan.json]` and `panka destroy`: lock, plan, approve, run
 //! the deploy engine, print the summary, release.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -381,7 +381,7 @@ fn check_shared_under_service_lock(granularity: &Granularity, plan: &Plan, stack
 
 /// Writes the deployment record of a run that did something (SPEC §8);
 /// a record that cannot be written is a warning in the report, not a failure.
-async fn record(
+pub(super) async fn record(
     backends: &crate::backend::Backends,
     session: &StateSession,
     report: &mut Report,
@@ -392,6 +392,20 @@ async fn record(
         return;
     }
     let state = session.state();
+    let store = backends.state.as_ref();
+    // What each successful up applied, content-addressed, so that a rollback
+    // can put it back whatever the stack files say by then.
+    let mut objects = std::collections::BTreeMap::new();
+    for c in &report.components {
+        if let Some(r) = &c.restorable {
+            match records::put_object(store, session.scope(), r).await {
+                Ok(digest) => {
+                    objects.insert(c.component.clone(), digest);
+                }
+                Err(e) => report_warning(&mut report.warnings, &c.component, &e),
+            }
+        }
+    }
     let status = serde_json::to_value(report.status).ok().and_then(|v| v.as_str().map(str::to_string));
     let deployment = records::Deployment {
         format_version: records::FORMAT_VERSION.to_string(),
@@ -413,6 +427,7 @@ async fn record(
             .iter()
             .map(|c| {
                 let outcome = serde_json::to_value(c.outcome).ok().and_then(|v| v.as_str().map(str::to_string));
+                let object = objects.get(&c.component).cloned();
                 records::ComponentRun {
                     component: c.component.clone(),
                     action: c.action.clone(),
@@ -420,6 +435,7 @@ async fn record(
                     duration_ms: c.duration_ms,
                     config_hash: state.components.get(&c.component).map(|s| s.config_hash.clone()),
                     error: c.error.as_ref().and_then(|e| e.lines().next()).map(str::to_string),
+                    object,
                 }
             })
             .collect(),
@@ -428,6 +444,10 @@ async fn record(
     if let Err(e) = records::write(backends.state.as_ref(), session.scope(), &deployment).await {
         report.warnings.push(format!("the deployment record `{}` was not written: {e}", deployment.id));
     }
+}
+
+fn report_warning(warnings: &mut Vec<String>, component: &str, e: &crate::state::store::StoreError) {
+    warnings.push(format!("the configuration of `{component}` was not saved for rollback: {e}"));
 }
 
 /// Releases the lock whatever happened, then prints and maps the outcome.
@@ -571,6 +591,146 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
             };
             let mut report =
                 deploy::destroy(&mut session, runner, &targets, guard.watch(), &opts).await.map_err(Failure::from)?;
+            record(&backends, &session, &mut report, started_at, git).await;
+            anyhow::Ok(report)
+        }
+        .await;
+        finish(ctx, guard, result).await
+    })?
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The deployment to restore: an id from `panka history`.
+    #[arg(long, conflicts_with = "steps")]
+    pub to: Option<String>,
+    /// Restore the deployment this many before the latest (default 1).
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Also destroy the components added since that deployment.
+    #[arg(long)]
+    pub destroy_added: bool,
+    #[command(flatten)]
+    pub common: DeployArgs,
+}
+
+/// `panka rollback`: puts the components back exactly as a recorded
+/// deployment left them (its recorded programs and configurations, not
+/// today's files), through the normal path: stack lock, the changes shown,
+/// approval where required, Pulumi runs, the summary, a record.
+pub fn run_rollback(ctx: &Context, args: RollbackArgs) -> Result<ExitStatus> {
+    let s = setup(ctx)?;
+    let stack = &s.prepared.stack;
+    let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
+    block_on(async {
+        let Started { backends, scope, runner, deployment_id, guard, granularity, interrupt } =
+            start(ctx, &s, "rollback", &args.common, None).await?;
+        let started_at = chrono::Utc::now();
+        let git = records::git_info(&ctx.stack_dir());
+        let result = async {
+            let mut session = open_session(ctx, &backends, &scope, &guard, &granularity).await?;
+            let store = backends.state.as_ref();
+            let failed = |e: crate::state::store::StoreError| Failure::new(ExitStatus::Error, e.to_string());
+            let refuse = |m: String| anyhow::Error::from(Failure::new(ExitStatus::Invalid, m));
+            let index = records::index(store, &scope).await.map_err(failed)?;
+            let ids: Vec<&str> = index.deployments.iter().map(|d| d.id.as_str()).collect();
+            let target = match (&args.to, args.steps.unwrap_or(1)) {
+                (Some(id), _) if ids.contains(&id.as_str()) => id.clone(),
+                (Some(id), _) => {
+                    return Err(refuse(format!(
+                        "no deployment `{}` is recorded for {}\nhint: `panka history -e {}` lists them",
+                        id.escape_debug(),
+                        scope.display(),
+                        scope.environment
+                    )))
+                }
+                (None, steps) if steps >= 1 && steps < ids.len() => ids[ids.len() - 1 - steps].to_string(),
+                (None, steps) => {
+                    return Err(refuse(format!(
+                        "cannot go back {steps} deployment(s): {} are recorded for {}",
+                        ids.len(),
+                        scope.display()
+                    )))
+                }
+            };
+            let mut docs = Vec::new();
+            for id in &ids {
+                let doc = records::get(store, &scope, id)
+                    .await
+                    .map_err(failed)?
+                    .ok_or_else(|| refuse(format!("the record of deployment `{id}` is missing")))?;
+                docs.push(doc);
+                if *id == target {
+                    break;
+                }
+            }
+            let live = records::live_after(&docs, &target).expect("the target is among the records");
+            let known: BTreeSet<String> = live.keys().chain(session.state().components.keys()).cloned().collect();
+            let selected = selection(&args.common, &known)?;
+            let in_scope = |c: &str| selected.as_ref().is_none_or(|sel| sel.contains(c));
+            let state = session.state().clone();
+            let mut restore: BTreeMap<String, (Action, records::Restorable)> = BTreeMap::new();
+            for (component, digest) in live.iter().filter(|(c, _)| in_scope(c)) {
+                let r = records::get_object(store, &scope, digest).await.map_err(failed)?;
+                match state.components.get(component) {
+                    Some(c) if c.status == ComponentStatus::Deployed && c.config_hash == r.config_hash => {}
+                    Some(c) if c.status != ComponentStatus::Deleted => {
+                        restore.insert(component.clone(), (Action::Update, r));
+                    }
+                    _ => {
+                        restore.insert(component.clone(), (Action::Create, r));
+                    }
+                }
+            }
+            let added: Vec<String> = state
+                .components
+                .iter()
+                .filter(|(k, c)| c.status != ComponentStatus::Deleted && !live.contains_key(*k) && in_scope(k))
+                .map(|(k, _)| k.clone())
+                .collect();
+            if !added.is_empty() && !args.destroy_added {
+                return Err(refuse(format!(
+                    "deployment `{target}` cannot be restored as it was: {} did not exist then\nhint: pass --destroy-added to delete {}, or restore only the others with --component",
+                    added.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "),
+                    if added.len() == 1 { "it" } else { "them" }
+                )));
+            }
+            let when = docs.last().map(|d| d.started_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default();
+            let mut lines = vec![format!("rollback of `{}` ({}) to deployment {target} of {when}:", scope.stack, scope.environment)];
+            for (c, (action, r)) in &restore {
+                let now = state.components.get(c).map(|s| &s.config_hash[..s.config_hash.len().min(12)]).unwrap_or("-");
+                lines.push(format!("  {:<8} {c}  (config {now} → {})", action.as_str(), &r.config_hash[..r.config_hash.len().min(12)]));
+            }
+            for c in &added {
+                lines.push(format!("  {:<8} {c}  (added since)", "delete"));
+            }
+            if restore.is_empty() && added.is_empty() {
+                ctx.printer.info(&format!("nothing to roll back: what is live already matches deployment {target}"));
+            } else {
+                if !ctx.printer.json_mode() && !ctx.printer.quiet {
+                    ctx.printer.info(&lines.join("\n"));
+                }
+                let question = if stack.requires_approval() {
+                    format!("environment `{}` requires approval; roll back {} component(s)", s.env, restore.len() + added.len())
+                } else {
+                    format!("roll back {} component(s)", restore.len() + added.len())
+                };
+                confirm(&ctx.printer, &question, args.common.auto_approve, &interrupt).await?;
+                check_pulumi(&ctx.printer, &runner, &interrupt).await?;
+            }
+            let opts = RunOptions {
+                operation: "rollback",
+                deployment_id: deployment_id.clone(),
+                parallelism,
+                keep_going: args.common.keep_going,
+                progress: progress(ctx),
+                interrupt: interrupt.clone(),
+                pulumi_lock_wait: s.config.pulumi_lock_wait,
+                git: git.clone(),
+            };
+            let mut report = deploy::rollback(&mut session, runner, &restore, &added, guard.watch(), &opts)
+                .await
+                .map_err(Failure::from)?;
             record(&backends, &session, &mut report, started_at, git).await;
             anyhow::Ok(report)
         }

@@ -103,6 +103,8 @@ pub enum Command {
     Apply(deploy::ApplyArgs),
     /// Delete every deployed component, dependents first.
     Destroy(deploy::DestroyArgs),
+    /// Put the components back as a recorded deployment left them.
+    Rollback(deploy::RollbackArgs),
     /// Write the Pulumi programs apply would run, one per component.
     Render(render::RenderArgs),
     /// List the tenant's locks with age and staleness.
@@ -186,6 +188,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Plan(args) => plan::run(&ctx, args),
         Command::Apply(args) => deploy::run_apply(&ctx, args),
         Command::Destroy(args) => deploy::run_destroy(&ctx, args),
+        Command::Rollback(args) => deploy::run_rollback(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Locks(args) => locks::run_locks(&ctx, args),
         Command::Unlock(args) => locks::run_unlock(&ctx, args),

@@ -37,6 +37,7 @@ use crate::model::Kind;
 use crate::plan::{self, Action, Plan};
 use crate::pulumi::emit::{emit_component, emit_shared, stack_config_yaml, EmitOptions, SHARED_KEY};
 use crate::pulumi::runner::{EngineEvent, Interrupt, RunError, Runner};
+use crate::state::records::Restorable;
 use crate::state::types::{ComponentState, ComponentStatus, DeploymentRecord, DeploymentStatus, State};
 use crate::state::{StateError, StateSession};
 pub use progress::{Progress, ProgressMode};
@@ -233,6 +234,46 @@ pub async fn apply(
     let mut report = scheduler.run(session, jobs, Some(input)).await?;
     if !deletions.is_empty() && report.status == RunStatus::Succeeded {
         let jobs = destroy_jobs(session.state(), &deletions);
+        let mut more = scheduler.run(session, jobs, None).await?;
+        report.components.append(&mut more.components);
+        report.status = more.status;
+    }
+    finish(session, &mut report, started, opts).await;
+    Ok(report)
+}
+
+/// Puts components back exactly as a recorded deployment left them: each
+/// `restore` entry is brought up with its recorded program and
+/// configuration (in its recorded dependency order), then `remove` (added
+/// since) is destroyed, dependents first.
+pub async fn rollback(
+    session: &mut StateSession,
+    runner: Arc<Runner>,
+    restore: &BTreeMap<String, (Action, Restorable)>,
+    remove: &[String],
+    lock: LockWatch,
+    opts: &RunOptions,
+) -> Result<Report, StateError> {
+    let started = Instant::now();
+    let jobs: BTreeMap<String, Job> = restore
+        .iter()
+        .map(|(name, (action, r))| {
+            let job = Job::Up {
+                action: *action,
+                kind: r.kind.clone(),
+                config: r.config.clone(),
+                config_hash: r.config_hash.clone(),
+                dependencies: r.dependencies.clone(),
+                project: r.project.clone(),
+                program: r.program.clone(),
+            };
+            (name.clone(), job)
+        })
+        .collect();
+    let mut scheduler = Scheduler::new(runner, lock, opts, session.scope().environment.as_str());
+    let mut report = scheduler.run(session, jobs, None).await?;
+    if !remove.is_empty() && report.status == RunStatus::Succeeded {
+        let jobs = destroy_jobs(session.state(), remove);
         let mut more = scheduler.run(session, jobs, None).await?;
         report.components.append(&mut more.components);
         report.status = more.status;
@@ -544,9 +585,16 @@ impl<'o> Scheduler<'o> {
                                 Job::Destroy { .. } => (Outcome::Deleted, Action::Delete),
                             };
                             self.opts.progress.event(&name, "done", &format!("{} in {:.1}s", action, elapsed_ms as f64 / 1000.0));
+                            let restorable = match &job {
+                                Job::Up { kind, config, config_hash, dependencies, project, program, .. } => Some(Restorable {
+                                    kind: kind.clone(), config: config.clone(), config_hash: config_hash.clone(),
+                                    dependencies: dependencies.clone(), project: project.clone(), program: program.clone(),
+                                }),
+                                Job::Destroy { .. } => None,
+                            };
                             results.insert(name.clone(), ComponentReport {
                                 component: name.clone(), action: action.to_string(), outcome,
-                                duration_ms: Some(elapsed_ms), reason: reasons.remove(&name), error: None,
+                                duration_ms: Some(elapsed_ms), reason: reasons.remove(&name), error: None, restorable,
                             });
                             // Unchanged dependents whose upstream outputs moved are re-applied.
                             if let (Some(input), Job::Up { .. }) = (apply, &job) {
@@ -578,7 +626,7 @@ impl<'o> Scheduler<'o> {
                                 component: name.clone(),
                                 action: match &job { Job::Up { action, .. } => action.to_string(), Job::Destroy { .. } => "delete".into() },
                                 outcome: if interrupted { Outcome::Interrupted } else { Outcome::Failed },
-                                duration_ms: Some(elapsed_ms), reason: None, error: Some(error),
+                                duration_ms: Some(elapsed_ms), reason: None, error: Some(error), restorable: None,
                             });
                             if !self.opts.keep_going {
                                 stop = true;
@@ -639,6 +687,7 @@ impl<'o> Scheduler<'o> {
                             duration_ms: None,
                             reason: reasons.get(name).cloned(),
                             error: None,
+                            restorable: None,
                         },
                     );
                 }
@@ -652,6 +701,7 @@ impl<'o> Scheduler<'o> {
                             duration_ms: None,
                             reason: Some("the run stopped before it could start".into()),
                             error: None,
+                            restorable: None,
                         },
                     );
                 }

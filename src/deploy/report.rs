@@ -34,6 +34,9 @@ pub struct ComponentReport {
     /// Pulumi's error output (Pulumi masks secrets in what it prints).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What was applied, for the deployment record (successful ups only).
+    #[serde(skip)]
+    pub restorable: Option<crate::state::records::Restorable>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

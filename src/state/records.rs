@@ -30,6 +30,20 @@ pub struct GitInfo {
     pub dirty: bool,
 }
 
+/// What it takes to put a component back exactly as a deployment left it:
+/// stored content-addressed at `objects/<sha256>` (of these bytes), so a
+/// rollback never depends on today's stack files.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Restorable {
+    pub kind: String,
+    pub config: serde_json::Value,
+    pub config_hash: String,
+    pub dependencies: Vec<String>,
+    pub project: String,
+    /// The Pulumi YAML program that was applied.
+    pub program: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ComponentRun {
     pub component: String,
@@ -41,6 +55,9 @@ pub struct ComponentRun {
     pub config_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `objects/<sha256>`: the [`Restorable`] applied (successful ups only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<String>,
 }
 
 /// One deployment.
@@ -123,6 +140,59 @@ pub fn record_key(scope: &StackScope, id: &str) -> String {
 
 pub fn index_key(scope: &StackScope) -> String {
     format!("{}/index.json", deployments_dir(scope))
+}
+
+pub fn object_key(scope: &StackScope, digest: &str) -> String {
+    format!("{}/objects/{digest}", scope.state_dir())
+}
+
+/// Stores `r` under its content's sha256 (once) and returns the digest.
+pub async fn put_object(store: &dyn StateStore, scope: &StackScope, r: &Restorable) -> Result<String, StoreError> {
+    use sha2::{Digest, Sha256};
+    let body = serde_json::to_vec(r).expect("a restorable serializes");
+    let digest = format!("{:x}", Sha256::digest(&body));
+    match store.put(&object_key(scope, &digest), body, Precondition::IfAbsent).await {
+        Ok(_) | Err(StoreError::PreconditionFailed { .. }) => Ok(digest),
+        Err(e) => Err(e),
+    }
+}
+
+/// The object `digest`, checked against its digest.
+pub async fn get_object(store: &dyn StateStore, scope: &StackScope, digest: &str) -> Result<Restorable, StoreError> {
+    use sha2::{Digest, Sha256};
+    let key = object_key(scope, digest);
+    let obj = store
+        .get(&key)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt { key: key.clone(), detail: "it is missing".into() })?;
+    if format!("{:x}", Sha256::digest(&obj.body)) != digest {
+        return Err(StoreError::Corrupt { key, detail: "its content does not match its digest".into() });
+    }
+    serde_json::from_slice(&obj.body).map_err(|e| StoreError::Corrupt { key, detail: e.to_string() })
+}
+
+/// What was live after deployment `target` (oldest-first `records` up to
+/// and including it): per component the object of its last successful up,
+/// with components deleted since left out.
+pub fn live_after(records: &[Deployment], target: &str) -> Option<BTreeMap<String, String>> {
+    let mut live: BTreeMap<String, String> = BTreeMap::new();
+    for d in records {
+        for c in &d.components {
+            match (c.outcome.as_str(), &c.object) {
+                ("created" | "updated" | "replaced", Some(object)) => {
+                    live.insert(c.component.clone(), object.clone());
+                }
+                ("deleted", _) => {
+                    live.remove(&c.component);
+                }
+                _ => {}
+            }
+        }
+        if d.id == target {
+            return Some(live);
+        }
+    }
+    None
 }
 
 /// Writes the record, then appends it to the index.
