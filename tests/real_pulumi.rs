@@ -832,3 +832,47 @@ fn rollback_restores_the_recorded_configuration_through_the_real_engine() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(report(&o).status, "no-changes");
 }
+
+/// A queue edited out of band (its record in the fake cloud) is reported by
+/// `drift` with the field and both values, exit 6 with
+/// `--detailed-exitcode`; drift writes neither `state.json` nor Pulumi's
+/// state (a second run still sees it), and `status` shows the result.
+#[test]
+fn drift_finds_an_out_of_band_edit_without_writing_any_state() {
+    let f = Fixture::example("minimal");
+    f.apply(0, &[]);
+    let o = f.run(&["drift", "--detailed-exitcode", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "in sync: {}", stderr(&o));
+
+    let queue = std::fs::read_dir(f.cloud.join("sqs/Queue"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| !p.to_string_lossy().contains("dlq"))
+        .unwrap();
+    let mut record: Value = serde_json::from_slice(&std::fs::read(&queue).unwrap()).unwrap();
+    let before = record["outputs"]["visibilityTimeoutSeconds"].clone();
+    record["outputs"]["visibilityTimeoutSeconds"] = Value::from(999);
+    std::fs::write(&queue, serde_json::to_vec(&record).unwrap()).unwrap();
+    let serial = f.state_raw()["serial"].clone();
+
+    for _ in 0..2 {
+        let o = f.run(&["drift", "--detailed-exitcode", "--output", "json"], &[]);
+        assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+        let d: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let comps = d["components"].as_array().unwrap();
+        let jobs = comps.iter().find(|c| c["component"] == "orders/jobs").unwrap();
+        assert_eq!(jobs["drifted"], true, "{d:#}");
+        let field = &jobs["resources"][0]["fields"][0];
+        assert_eq!(jobs["resources"][0]["change"], "changed");
+        assert_eq!(field["field"], "visibilityTimeoutSeconds");
+        assert_eq!((field["recorded"].clone(), field["live"].clone()), (before.clone(), Value::from(999)));
+        assert!(comps.iter().filter(|c| c["component"] != "orders/jobs").all(|c| c["drifted"] == false), "{d:#}");
+    }
+    assert_eq!(f.state_raw()["serial"], serial, "drift wrote state.json");
+    let text = stdout(&f.run(&["drift"], &[]));
+    assert!(text.contains("visibilityTimeoutSeconds") && text.contains("1 of 3 component(s) drifted"), "{text}");
+    let s: Value = serde_json::from_slice(&f.run(&["status", "--output", "json"], &[]).stdout).unwrap();
+    let jobs = s["components"].as_array().unwrap().iter().find(|c| c["component"] == "orders/jobs").unwrap();
+    assert_eq!(jobs["drift"]["result"], "drifted", "{s:#}");
+}

@@ -738,3 +738,107 @@ pub fn run_rollback(ctx: &Context, args: RollbackArgs) -> Result<ExitStatus> {
         finish(ctx, guard, result).await
     })?
 }
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Only this service's components (repeatable).
+    #[arg(long = "service", value_name = "SERVICE")]
+    pub services: Vec<String>,
+    /// Only this component, `service/name` or `name` (repeatable).
+    #[arg(long = "component", value_name = "COMPONENT")]
+    pub components: Vec<String>,
+    /// Exit 6 when drift is found (0 when everything is in sync).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// How many components are checked at once (default: the stack's `deployment.parallelism`).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub parallelism: Option<u32>,
+}
+
+/// `panka drift`: read-only, no lock; records its result in `drift.json`.
+pub fn run_drift(ctx: &Context, args: DriftArgs) -> Result<ExitStatus> {
+    use crate::deploy::drift;
+    let s = setup(ctx)?;
+    let stack = &s.prepared.stack;
+    let parallelism = args.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
+    let report = block_on(async {
+        let backends = open(ctx, &s.config).await?;
+        let scope = backends.tenant.stack(
+            Name::new("stack", stack.name()).map_err(name_failure)?,
+            Name::new("environment", &s.env).map_err(name_failure)?,
+        );
+        backends.prepare_pulumi_backend(&scope).with_context(|| {
+            format!("cannot create the local Pulumi backend `{}`", backends.pulumi_backend_url(&scope))
+        })?;
+        let store = backends.state.as_ref();
+        let Some((state, _)) = crate::state::read_state(store, &scope).await.map_err(Failure::from)? else {
+            return Err(Failure::new(ExitStatus::Error, format!("nothing is deployed for {}", scope.display())).into());
+        };
+        let deployed: BTreeSet<String> = state
+            .components
+            .iter()
+            .filter(|(_, c)| c.status != ComponentStatus::Deleted)
+            .map(|(k, _)| k.clone())
+            .collect();
+        let filter = DeployArgs {
+            services: args.services.clone(),
+            components: args.components.clone(),
+            auto_approve: false,
+            parallelism: None,
+            lock_timeout: Duration::ZERO,
+            keep_going: false,
+        };
+        let selected = selection(&filter, &deployed)?;
+        let components: BTreeMap<String, String> = state
+            .components
+            .iter()
+            .filter(|(k, _)| deployed.contains(*k) && selected.as_ref().is_none_or(|s| s.contains(*k)))
+            .map(|(k, c)| (k.clone(), c.pulumi_project.clone()))
+            .collect();
+        let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
+        let interrupt = deploy::interrupts().map_err(|e| anyhow::anyhow!("cannot listen for Ctrl-C: {e}"))?;
+        check_pulumi(&ctx.printer, &runner, &interrupt).await?;
+        let results = drift::check(runner, scope.environment.as_str(), components, parallelism, &interrupt).await;
+        let report = drift::DriftReport {
+            stack: scope.stack.to_string(),
+            environment: scope.environment.to_string(),
+            checked_at: chrono::Utc::now(),
+            components: results,
+        };
+        // For `panka status`; a whole-stack check replaces the last one,
+        // a partial one updates its components.
+        let key = format!("{}/drift.json", scope.state_dir());
+        let mut stored = report.clone();
+        if let Ok(Some(previous)) = store.get(&key).await {
+            if let Ok(previous) = serde_json::from_slice::<drift::DriftReport>(&previous.body) {
+                for c in previous.components {
+                    if !stored.components.iter().any(|n| n.component == c.component) && deployed.contains(&c.component)
+                    {
+                        stored.components.push(c);
+                    }
+                }
+                stored.components.sort_by(|a, b| a.component.cmp(&b.component));
+            }
+        }
+        let body = serde_json::to_vec_pretty(&stored).expect("a drift report serializes");
+        if let Err(e) = store.put(&key, body, crate::state::store::Precondition::None).await {
+            ctx.printer.warn(&format!("the drift result was not saved to `{}`: {e}", store.describe(&key)));
+        }
+        anyhow::Ok(report)
+    })??;
+    if ctx.printer.json_mode() {
+        ctx.printer.json(&report);
+    } else {
+        ctx.printer.out(&report.to_string());
+    }
+    for c in report.components.iter().filter(|c| c.error.is_some()) {
+        ctx.printer.error(&format!("`{}`: the refresh failed:\n{}", c.component, c.error.as_deref().unwrap_or("")));
+    }
+    Ok(if report.failed() > 0 {
+        ExitStatus::DeployFailed
+    } else if report.drifted() > 0 && args.detailed_exitcode {
+        ExitStatus::ChangesPresent
+    } else {
+        ExitStatus::Ok
+    })
+}

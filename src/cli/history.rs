@@ -123,6 +123,17 @@ struct ComponentStatusView {
     outputs: BTreeMap<String, serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_error: Option<String>,
+    /// The last `panka drift` result for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drift: Option<DriftMark>,
+}
+
+#[derive(Debug, Serialize)]
+struct DriftMark {
+    checked_at: chrono::DateTime<chrono::Utc>,
+    /// `in-sync`, `drifted` or `unknown` (the refresh failed).
+    result: &'static str,
+    resources: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -180,6 +191,14 @@ impl fmt::Display for StatusView {
             if let Some(e) = &c.last_error {
                 writeln!(f, "    error: {}", e.lines().next().unwrap_or_default())?;
             }
+            if let Some(d) = &c.drift {
+                let ago = (now - d.checked_at).to_std().unwrap_or_default();
+                let what = match d.result {
+                    "drifted" => format!("drifted ({} resource(s) changed out of band)", d.resources),
+                    other => other.to_string(),
+                };
+                writeln!(f, "    drift: {what}, checked {} ago", human(ago))?;
+            }
             for (k, v) in &c.outputs {
                 let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
                 writeln!(f, "    {k} = {v}")?;
@@ -207,6 +226,11 @@ pub fn run_status(ctx: &Context, args: StatusArgs) -> Result<ExitStatus> {
             .into());
         };
         let index = records::index(store, &scope).await.map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;
+        let drift: Option<crate::deploy::drift::DriftReport> =
+            match store.get(&format!("{}/drift.json", scope.state_dir())).await {
+                Ok(Some(obj)) => serde_json::from_slice(&obj.body).ok(),
+                _ => None,
+            };
         let lock = match backends.locks.get(&scope.lock_key()).await {
             Ok(Some(r)) => Some(r.describe_holder(chrono::Utc::now().timestamp())),
             Ok(None) => None,
@@ -237,6 +261,15 @@ pub fn run_status(ctx: &Context, args: StatusArgs) -> Result<ExitStatus> {
                 // Secrets were never stored: they read `[secret]`.
                 outputs: c.outputs.clone(),
                 last_error: c.last_error.clone(),
+                drift: drift.as_ref().and_then(|d| {
+                    let c = d.components.iter().find(|x| &x.component == k)?;
+                    let result = match (&c.error, c.drifted) {
+                        (Some(_), _) => "unknown",
+                        (None, true) => "drifted",
+                        (None, false) => "in-sync",
+                    };
+                    Some(DriftMark { checked_at: d.checked_at, result, resources: c.resources.len() })
+                }),
             })
             .collect();
         anyhow::Ok(StatusView {

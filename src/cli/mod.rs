@@ -105,6 +105,8 @@ pub enum Command {
     Destroy(deploy::DestroyArgs),
     /// Put the components back as a recorded deployment left them.
     Rollback(deploy::RollbackArgs),
+    /// Find what was changed out of band (read-only: Pulumi refresh previews).
+    Drift(deploy::DriftArgs),
     /// Write the Pulumi programs apply would run, one per component.
     Render(render::RenderArgs),
     /// List the tenant's locks with age and staleness.
@@ -189,6 +191,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Apply(args) => deploy::run_apply(&ctx, args),
         Command::Destroy(args) => deploy::run_destroy(&ctx, args),
         Command::Rollback(args) => deploy::run_rollback(&ctx, args),
+        Command::Drift(args) => deploy::run_drift(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Locks(args) => locks::run_locks(&ctx, args),
         Command::Unlock(args) => locks::run_unlock(&ctx, args),

@@ -16,7 +16,8 @@
 //!   and the lock released;
 //! - secret outputs are recorded as `[secret]` (see [`crate::pulumi::runner`]).
 
-pub mod progress;
+pub mod drift;
+mod progress;
 pub mod report;
 
 use std::collections::{BTreeMap, BTreeSet};

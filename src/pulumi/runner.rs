@@ -402,6 +402,13 @@ impl Runner {
         self.run(dir, &args, interrupt, |_| {}).await.map(drop)
     }
 
+    /// `pulumi refresh --preview-only --json`: what refreshing would change,
+    /// without writing Pulumi's state (drift). Returns the JSON document.
+    pub async fn refresh_preview(&self, dir: &Path, stack: &str, interrupt: &Interrupt) -> Result<String, RunError> {
+        let args = ["refresh", "--preview-only", "--json", "--non-interactive", "--stack", stack];
+        self.run(dir, &args, interrupt, |_| {}).await.map(|o| o.stdout)
+    }
+
     /// `pulumi stack rm --yes`.
     pub async fn stack_rm(&self, dir: &Path, stack: &str, interrupt: &Interrupt) -> Result<(), RunError> {
         let args = ["stack", "rm", "--yes", "--non-interactive", "--stack", stack];
