@@ -875,4 +875,15 @@ fn drift_finds_an_out_of_band_edit_without_writing_any_state() {
     let s: Value = serde_json::from_slice(&f.run(&["status", "--output", "json"], &[]).stdout).unwrap();
     let jobs = s["components"].as_array().unwrap().iter().find(|c| c["component"] == "orders/jobs").unwrap();
     assert_eq!(jobs["drift"]["result"], "drifted", "{s:#}");
+
+    // --remediate re-applies the drifted queue (refreshing first): the fake
+    // cloud holds panka's value again, and the next check finds nothing.
+    let o = f.run(&["drift", "--remediate", "--auto-approve"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stderr(&o), stdout(&o));
+    assert!(stdout(&o).contains("orders/jobs"), "{}", stdout(&o));
+    let record: Value = serde_json::from_slice(&std::fs::read(&queue).unwrap()).unwrap();
+    assert_eq!(record["outputs"]["visibilityTimeoutSeconds"], before, "{record:#}");
+    let o = f.run(&["drift", "--detailed-exitcode"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_nothing_created_twice(&f.ops());
 }

@@ -70,6 +70,8 @@ struct Setup {
     binary: PathBuf,
     secrets: Secrets,
     config: crate::config::Config,
+    /// Every `up` refreshes first (`drift --remediate`).
+    refresh: bool,
 }
 
 fn setup(ctx: &Context) -> Result<Setup> {
@@ -84,7 +86,7 @@ fn setup(ctx: &Context) -> Result<Setup> {
         tenant: config.tenant.clone(),
         endpoint: std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty()).or(config.backend_endpoint.clone()),
     };
-    Ok(Setup { prepared, env, tenant: config.tenant.clone(), emit, binary, secrets, config })
+    Ok(Setup { prepared, env, tenant: config.tenant.clone(), emit, binary, secrets, config, refresh: false })
 }
 
 /// The components selected by `--service`/`--component`; `None`: all.
@@ -166,7 +168,11 @@ async fn start(
     backends
         .prepare_pulumi_backend(&scope)
         .with_context(|| format!("cannot create the local Pulumi backend `{}`", backends.pulumi_backend_url(&scope)))?;
-    let runner = Arc::new(Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone()));
+    let mut runner = Runner::new(s.binary.clone(), &backends.pulumi_backend_url(&scope), s.secrets.clone());
+    if s.refresh {
+        runner = runner.refreshing();
+    }
+    let runner = Arc::new(runner);
     let deployment_id = uuid::Uuid::new_v4().to_string();
     let stack_granularity = stack.stack.spec.deployment.lock_granularity;
     let granularity = lock_granularity(stack_granularity, selected);
@@ -271,7 +277,15 @@ fn print_report(ctx: &Context, report: &Report) {
 }
 
 pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
-    let s = setup(ctx)?;
+    apply_forcing(ctx, args, &BTreeSet::new())
+}
+
+/// `apply`, with `force`d components brought up even when their
+/// configuration did not change (`drift --remediate`: what is live differs
+/// from what Pulumi recorded, not from the files).
+fn apply_forcing(ctx: &Context, args: ApplyArgs, force: &BTreeSet<String>) -> Result<ExitStatus> {
+    let mut s = setup(ctx)?;
+    s.refresh = !force.is_empty();
     let saved: Option<Plan> = match &args.plan {
         Some(path) => {
             let text = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
@@ -308,7 +322,11 @@ pub fn run_apply(ctx: &Context, args: ApplyArgs) -> Result<ExitStatus> {
                     .map_err(Failure::from)?;
             }
             let state = session.version().map(|_| session.state().clone());
-            let plan = plan::plan(stack, &s.prepared.graph, state.as_ref(), &s.tenant);
+            let mut plan = plan::plan(stack, &s.prepared.graph, state.as_ref(), &s.tenant);
+            for c in plan.changes.iter_mut().filter(|c| force.contains(&c.component) && c.action == Action::NoOp) {
+                c.action = Action::Update;
+                c.reasons.push("drifted: changed out of band".to_string());
+            }
             if let Some(saved) = &saved {
                 check_saved_plan(saved, &plan)?;
             }
@@ -753,6 +771,16 @@ pub struct DriftArgs {
     /// How many components are checked at once (default: the stack's `deployment.parallelism`).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub parallelism: Option<u32>,
+    /// Then re-apply the drifted components through the normal apply path
+    /// (lock, plan, approval, summary).
+    #[arg(long)]
+    pub remediate: bool,
+    /// With `--remediate`: do not ask for confirmation.
+    #[arg(long, requires = "remediate")]
+    pub auto_approve: bool,
+    /// With `--remediate`: how long to wait for the stack lock.
+    #[arg(long, value_parser = parse_duration, default_value = "0s", requires = "remediate")]
+    pub lock_timeout: Duration,
 }
 
 /// `panka drift`: read-only, no lock; records its result in `drift.json`.
@@ -833,6 +861,23 @@ pub fn run_drift(ctx: &Context, args: DriftArgs) -> Result<ExitStatus> {
     }
     for c in report.components.iter().filter(|c| c.error.is_some()) {
         ctx.printer.error(&format!("`{}`: the refresh failed:\n{}", c.component, c.error.as_deref().unwrap_or("")));
+    }
+    let drifted: BTreeSet<String> =
+        report.components.iter().filter(|c| c.drifted).map(|c| c.component.clone()).collect();
+    if args.remediate && !drifted.is_empty() {
+        ctx.printer.info(&format!("re-applying {} drifted component(s)", drifted.len()));
+        let apply = ApplyArgs {
+            plan: None,
+            common: DeployArgs {
+                services: Vec::new(),
+                components: drifted.iter().cloned().collect(),
+                auto_approve: args.auto_approve,
+                parallelism: args.parallelism,
+                lock_timeout: args.lock_timeout,
+                keep_going: false,
+            },
+        };
+        return apply_forcing(ctx, apply, &drifted);
     }
     Ok(if report.failed() > 0 {
         ExitStatus::DeployFailed

@@ -282,6 +282,8 @@ pub struct Runner {
     binary: PathBuf,
     env: Vec<(OsString, OsString)>,
     secrets: Secrets,
+    /// `up --refresh`: read what is live before diffing (drift remediation).
+    refresh: bool,
 }
 
 impl Runner {
@@ -320,7 +322,14 @@ impl Runner {
             }
             Secrets::Passphrase | Secrets::Provider(_) => {}
         }
-        Runner { binary, env, secrets }
+        Runner { binary, env, secrets, refresh: false }
+    }
+
+    /// Every `up` refreshes first, so a resource changed out of band is
+    /// diffed against what is live and put back (`drift --remediate`).
+    pub fn refreshing(mut self) -> Runner {
+        self.refresh = true;
+        self
     }
 
     pub fn binary(&self) -> &Path {
@@ -353,7 +362,10 @@ impl Runner {
         interrupt: &Interrupt,
         mut on_event: impl FnMut(EngineEvent),
     ) -> Result<Option<BTreeMap<String, Value>>, RunError> {
-        let args = ["up", "--yes", "--skip-preview", "--non-interactive", "--json", "--stack", stack];
+        let mut args = vec!["up", "--yes", "--skip-preview", "--non-interactive", "--json", "--stack", stack];
+        if self.refresh {
+            args.push("--refresh");
+        }
         let mut errors = Vec::new();
         let mut outputs = None;
         let result = self
