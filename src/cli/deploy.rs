@@ -25,14 +25,21 @@ use crate::state::records;
 use crate::state::{ComponentStatus, OnConflict, SessionOptions, StateSession};
 use crate::ui::confirm;
 
-#[derive(Debug, Args)]
-pub struct DeployArgs {
+/// `--service` / `--component`: which components a command is about.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Targets {
     /// Only this service's components (repeatable).
     #[arg(long = "service", value_name = "SERVICE")]
     pub services: Vec<String>,
     /// Only this component, `service/name` or `name` (repeatable).
     #[arg(long = "component", value_name = "COMPONENT")]
     pub components: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub targets: Targets,
     /// Do not ask for confirmation.
     #[arg(long)]
     pub auto_approve: bool,
@@ -90,7 +97,7 @@ fn setup(ctx: &Context) -> Result<Setup> {
 }
 
 /// The components selected by `--service`/`--component`; `None`: all.
-fn selection(args: &DeployArgs, known: &BTreeSet<String>) -> Result<Option<BTreeSet<String>>> {
+fn selection(args: &Targets, known: &BTreeSet<String>) -> Result<Option<BTreeSet<String>>> {
     if args.services.is_empty() && args.components.is_empty() {
         return Ok(None);
     }
@@ -298,7 +305,7 @@ fn apply_forcing(ctx: &Context, args: ApplyArgs, force: &BTreeSet<String>) -> Re
     };
     let stack = &s.prepared.stack;
     let known: BTreeSet<String> = stack.components.keys().map(ToString::to_string).collect();
-    let selection = selection(&args.common, &known)?;
+    let selection = selection(&args.common.targets, &known)?;
     let parallelism = args.common.parallelism.unwrap_or(stack.stack.spec.deployment.parallelism).max(1) as usize;
     block_on(async {
         let Started { backends, scope, runner, deployment_id, guard, granularity, interrupt } =
@@ -357,16 +364,7 @@ fn apply_forcing(ctx: &Context, args: ApplyArgs, force: &BTreeSet<String>) -> Re
                 check_pulumi(&ctx.printer, &runner, &interrupt).await?;
             }
             let input = ApplyInput { stack, graph: &s.prepared.graph, emit: &s.emit, selection: selection.clone() };
-            let opts = RunOptions {
-                operation: "apply",
-                deployment_id: deployment_id.clone(),
-                parallelism,
-                keep_going: args.common.keep_going,
-                progress: progress(ctx),
-                interrupt: interrupt.clone(),
-                pulumi_lock_wait: s.config.pulumi_lock_wait,
-                git: git.clone(),
-            };
+            let opts = run_options(ctx, &s, "apply", &deployment_id, parallelism, &args.common, &interrupt, &git);
             let mut report = deploy::apply(&mut session, runner, &input, &plan, guard.watch(), &opts)
                 .await
                 .map_err(Failure::from)?;
@@ -394,6 +392,30 @@ fn check_shared_under_service_lock(granularity: &Granularity, plan: &Plan, stack
         )
         .into()),
         _ => Ok(()),
+    }
+}
+
+/// What every run of the deploy engine gets from the command line and config.
+#[allow(clippy::too_many_arguments)]
+fn run_options(
+    ctx: &Context,
+    s: &Setup,
+    operation: &'static str,
+    deployment_id: &str,
+    parallelism: usize,
+    args: &DeployArgs,
+    interrupt: &Interrupt,
+    git: &records::GitInfo,
+) -> RunOptions {
+    RunOptions {
+        operation,
+        deployment_id: deployment_id.to_string(),
+        parallelism,
+        keep_going: args.keep_going,
+        progress: progress(ctx),
+        interrupt: interrupt.clone(),
+        pulumi_lock_wait: s.config.pulumi_lock_wait,
+        git: git.clone(),
     }
 }
 
@@ -550,7 +572,7 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
     // Before the state is read, only the files name components; a target
     // they no longer name makes this `None` and the run locks the stack.
     let known: BTreeSet<String> = stack.components.keys().map(ToString::to_string).collect();
-    let in_files = selection(&args.common, &known).ok().flatten();
+    let in_files = selection(&args.common.targets, &known).ok().flatten();
     block_on(async {
         let Started { backends, scope, runner, deployment_id, guard, granularity, interrupt } =
             start(ctx, &s, "destroy", &args.common, in_files.as_ref()).await?;
@@ -565,7 +587,7 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
                 .filter(|(_, c)| c.status != ComponentStatus::Deleted)
                 .map(|(k, _)| k.clone())
                 .collect();
-            let targets: Vec<String> = match selection(&args.common, &live.iter().cloned().chain(stack.components.keys().map(ToString::to_string)).collect())? {
+            let targets: Vec<String> = match selection(&args.common.targets, &live.iter().cloned().chain(stack.components.keys().map(ToString::to_string)).collect())? {
                 None => live.iter().cloned().collect(),
                 Some(sel) => {
                     let targets: Vec<String> = sel.into_iter().filter(|c| live.contains(c)).collect();
@@ -597,16 +619,7 @@ pub fn run_destroy(ctx: &Context, args: DestroyArgs) -> Result<ExitStatus> {
                 confirm(&ctx.printer, &question, args.common.auto_approve, &interrupt).await?;
                 check_pulumi(&ctx.printer, &runner, &interrupt).await?;
             }
-            let opts = RunOptions {
-                operation: "destroy",
-                deployment_id: deployment_id.clone(),
-                parallelism,
-                keep_going: args.common.keep_going,
-                progress: progress(ctx),
-                interrupt: interrupt.clone(),
-                pulumi_lock_wait: s.config.pulumi_lock_wait,
-                git: git.clone(),
-            };
+            let opts = run_options(ctx, &s, "destroy", &deployment_id, parallelism, &args.common, &interrupt, &git);
             let mut report =
                 deploy::destroy(&mut session, runner, &targets, guard.watch(), &opts).await.map_err(Failure::from)?;
             record(&backends, &session, &mut report, started_at, git).await;
@@ -684,7 +697,7 @@ pub fn run_rollback(ctx: &Context, args: RollbackArgs) -> Result<ExitStatus> {
             }
             let live = records::live_after(&docs, &target).expect("the target is among the records");
             let known: BTreeSet<String> = live.keys().chain(session.state().components.keys()).cloned().collect();
-            let selected = selection(&args.common, &known)?;
+            let selected = selection(&args.common.targets, &known)?;
             let in_scope = |c: &str| selected.as_ref().is_none_or(|sel| sel.contains(c));
             let state = session.state().clone();
             let mut restore: BTreeMap<String, (Action, records::Restorable)> = BTreeMap::new();
@@ -736,16 +749,7 @@ pub fn run_rollback(ctx: &Context, args: RollbackArgs) -> Result<ExitStatus> {
                 confirm(&ctx.printer, &question, args.common.auto_approve, &interrupt).await?;
                 check_pulumi(&ctx.printer, &runner, &interrupt).await?;
             }
-            let opts = RunOptions {
-                operation: "rollback",
-                deployment_id: deployment_id.clone(),
-                parallelism,
-                keep_going: args.common.keep_going,
-                progress: progress(ctx),
-                interrupt: interrupt.clone(),
-                pulumi_lock_wait: s.config.pulumi_lock_wait,
-                git: git.clone(),
-            };
+            let opts = run_options(ctx, &s, "rollback", &deployment_id, parallelism, &args.common, &interrupt, &git);
             let mut report = deploy::rollback(&mut session, runner, &restore, &added, guard.watch(), &opts)
                 .await
                 .map_err(Failure::from)?;
@@ -759,12 +763,8 @@ pub fn run_rollback(ctx: &Context, args: RollbackArgs) -> Result<ExitStatus> {
 
 #[derive(Debug, Args)]
 pub struct DriftArgs {
-    /// Only this service's components (repeatable).
-    #[arg(long = "service", value_name = "SERVICE")]
-    pub services: Vec<String>,
-    /// Only this component, `service/name` or `name` (repeatable).
-    #[arg(long = "component", value_name = "COMPONENT")]
-    pub components: Vec<String>,
+    #[command(flatten)]
+    pub targets: Targets,
     /// Exit 6 when drift is found (0 when everything is in sync).
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -808,15 +808,7 @@ pub fn run_drift(ctx: &Context, args: DriftArgs) -> Result<ExitStatus> {
             .filter(|(_, c)| c.status != ComponentStatus::Deleted)
             .map(|(k, _)| k.clone())
             .collect();
-        let filter = DeployArgs {
-            services: args.services.clone(),
-            components: args.components.clone(),
-            auto_approve: false,
-            parallelism: None,
-            lock_timeout: Duration::ZERO,
-            keep_going: false,
-        };
-        let selected = selection(&filter, &deployed)?;
+        let selected = selection(&args.targets, &deployed)?;
         let components: BTreeMap<String, String> = state
             .components
             .iter()
@@ -869,8 +861,7 @@ pub fn run_drift(ctx: &Context, args: DriftArgs) -> Result<ExitStatus> {
         let apply = ApplyArgs {
             plan: None,
             common: DeployArgs {
-                services: Vec::new(),
-                components: drifted.iter().cloned().collect(),
+                targets: Targets { services: Vec::new(), components: drifted.iter().cloned().collect() },
                 auto_approve: args.auto_approve,
                 parallelism: args.parallelism,
                 lock_timeout: args.lock_timeout,
