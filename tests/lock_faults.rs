@@ -413,7 +413,9 @@ async fn an_old_layout_table_is_migrated_with_its_live_locks_held() {
     // An older panka holds the stack in the old table, heartbeating.
     let mut owner = Owner::current("apply", "dep-old");
     owner.locked_by = "old@panka".into();
-    let mut held = panka::lock::LockRecord::new(scope().lock_key(), &owner, Duration::from_secs(2), now_f64());
+    // Its lease (6 s) is what a taker must see unchanged, whatever its own
+    // (2 s): a busy moto delaying a 500 ms heartbeat is then no takeover.
+    let mut held = panka::lock::LockRecord::new(scope().lock_key(), &owner, Duration::from_secs(6), now_f64());
     let (ddb2, old2) = (ddb.clone(), old.clone());
     let put_old = move |r: panka::lock::LockRecord| {
         let ddb = ddb2.clone();
@@ -456,8 +458,8 @@ async fn an_old_layout_table_is_migrated_with_its_live_locks_held() {
     let refused = panka::admin::init_table(&ddb, &old, drop_legacy, &mut report).await;
     assert!(refused.is_err() || held.is_expired(now_f64() as i64), "refused while live: {report}");
 
-    // It stopped: taken over after a lease, in both tables.
-    let options = AcquireOptions { timeout: Duration::from_secs(10), ..lease(2) };
+    // It stopped: taken over after its lease, in both tables.
+    let options = AcquireOptions { timeout: Duration::from_secs(20), ..lease(2) };
     let guard = acquire(backend.clone(), &request("new"), &options).await.unwrap();
     assert_eq!(guard.takeover().unwrap().previous_holder, "old@panka");
     let mirrored = moto_old_item(&ddb, &old).await.unwrap();
