@@ -34,6 +34,22 @@ fn request() -> LockRequest {
     LockRequest { scope: scope(), granularity: Granularity::Stack, owner: Owner::current("apply", "bench") }
 }
 
+/// The baseline: the same item written and deleted with plain calls.
+async fn raw_put_delete(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) {
+    ddb.put_item().table_name(table).set_item(Some(item.clone())).send().await.unwrap();
+    ddb.delete_item()
+        .table_name(table)
+        .key("pk", item["pk"].clone())
+        .key("sk", item["sk"].clone())
+        .send()
+        .await
+        .unwrap();
+}
+
 fn stats(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
     samples.sort();
     let median = samples[samples.len() / 2];
@@ -58,14 +74,7 @@ async fn main() {
 
     // Warm up connections and moto's code paths.
     for _ in 0..20 {
-        ddb.put_item().table_name(&table).set_item(Some(item.clone())).send().await.unwrap();
-        ddb.delete_item()
-            .table_name(&table)
-            .key("pk", item["pk"].clone())
-            .key("sk", item["sk"].clone())
-            .send()
-            .await
-            .unwrap();
+        raw_put_delete(&ddb, &table, &item).await;
         acquire(backend.clone(), &request(), &AcquireOptions::default()).await.unwrap().release().await.unwrap();
     }
 
@@ -74,14 +83,7 @@ async fn main() {
     let mut lock = Vec::with_capacity(iterations);
     for _ in 0..iterations {
         let t = Instant::now();
-        ddb.put_item().table_name(&table).set_item(Some(item.clone())).send().await.unwrap();
-        ddb.delete_item()
-            .table_name(&table)
-            .key("pk", item["pk"].clone())
-            .key("sk", item["sk"].clone())
-            .send()
-            .await
-            .unwrap();
+        raw_put_delete(&ddb, &table, &item).await;
         raw.push(t.elapsed());
 
         let t = Instant::now();

@@ -19,24 +19,10 @@ use panka::lock::record::now_f64;
 use panka::lock::{
     acquire, AcquireOptions, Granularity, LockBackend, LockError, LockHealth, LockRecord, LockRequest, Owner,
 };
-use panka::scope::{BasePrefix, Name, StackScope, TenantScope};
+use panka::scope::{BasePrefix, Name, TenantScope};
 use serde_json::{json, Value};
+use support::locks::{lease, request, scope};
 use support::moto;
-
-fn scope() -> StackScope {
-    TenantScope::new(BasePrefix::default(), Name::new("tenant", "acme").unwrap())
-        .stack(Name::new("stack", "payments").unwrap(), Name::new("env", "prod").unwrap())
-}
-
-fn request(who: &str) -> LockRequest {
-    let mut owner = Owner::current("apply", &format!("dep-{who}"));
-    owner.locked_by = format!("{who}@test");
-    LockRequest { scope: scope(), granularity: Granularity::Stack, owner }
-}
-
-fn lease(secs: u64) -> AcquireOptions {
-    AcquireOptions { lease: Duration::from_secs(secs), ..AcquireOptions::default() }
-}
 
 async fn locks(table: &str) -> Arc<dyn LockBackend> {
     Arc::new(DynamoDbLocks::new(moto::dynamodb().await, table))

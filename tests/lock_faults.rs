@@ -18,28 +18,13 @@ use std::time::{Duration, Instant};
 
 use panka::lock::dynamodb::{DynamoDbLocks, Layout};
 use panka::lock::record::now_f64;
-use panka::lock::{acquire, AcquireOptions, Granularity, LockBackend, LockError, LockHealth, LockRequest, Owner};
-use panka::scope::{BasePrefix, Name, StackScope, TenantScope};
+use panka::lock::{acquire, AcquireOptions, LockBackend, LockError, LockHealth, Owner};
 use panka::state::s3::S3StateStore;
 use panka::state::{read_state, SessionOptions, StateError, StateSession, StateStore};
 use serde_json::{json, Value};
+use support::locks::{lease, request, scope};
 use support::moto;
 use support::proxy::{Action, Proxy, Rule};
-
-fn scope() -> StackScope {
-    TenantScope::new(BasePrefix::default(), Name::new("tenant", "acme").unwrap())
-        .stack(Name::new("stack", "payments").unwrap(), Name::new("env", "prod").unwrap())
-}
-
-fn request(who: &str) -> LockRequest {
-    let mut owner = Owner::current("apply", &format!("dep-{who}"));
-    owner.locked_by = format!("{who}@test");
-    LockRequest { scope: scope(), granularity: Granularity::Stack, owner }
-}
-
-fn lease(secs: u64) -> AcquireOptions {
-    AcquireOptions { lease: Duration::from_secs(secs), ..AcquireOptions::default() }
-}
 
 /// SDK configuration through `endpoint` with panka's own timeouts.
 async fn sdk(endpoint: &str) -> aws_config::SdkConfig {

@@ -388,7 +388,7 @@ impl DynamoDbLocks {
             let rvn = (!stale.legacy || table.layout == Layout::Legacy).then_some(stale.rvn.as_str());
             match self.delete(table, &stale.lock_key, &stale.lock_id, rvn).await {
                 Ok(()) => {}
-                Err(LockError::NotHeld { current, .. }) if current == ": it is free" => {}
+                Err(LockError::NotHeld { free: true, .. }) => {}
                 Err(e) => result = Err(e),
             }
         }

@@ -123,6 +123,8 @@ pub enum LockError {
         lock_id: String,
         /// `: it is held by …` or `: it is free`.
         current: String,
+        /// No lock is there at all.
+        free: bool,
     },
     #[error("the lock `{key}` was lost: {reason}\nhint: another run may have taken it after a missed heartbeat; check `panka locks`")]
     Lost { key: String, reason: String },
@@ -177,6 +179,7 @@ impl LockError {
                 Some(r) => format!(": it is {}", r.describe_holder(now)),
                 None => ": it is free".to_string(),
             },
+            free: current.is_none(),
         }
     }
 }
