@@ -104,6 +104,30 @@ pub fn dynamodb_config(sdk: &SdkConfig, service: &ServiceSettings) -> aws_sdk_dy
     builder
 }
 
+/// A client for a service panka reads day-2 information from (CloudWatch
+/// Logs, ECS, Lambda, RDS), in `region` when given (the stack's own
+/// region, where its resources are), with the usual endpoint overrides:
+/// `AWS_ENDPOINT_URL_<SERVICE>`, then `AWS_ENDPOINT_URL`.
+macro_rules! day2_client {
+    ($name:ident, $krate:ident, $env:literal) => {
+        pub fn $name(sdk: &SdkConfig, region: Option<&str>) -> $krate::Client {
+            let mut builder = $krate::config::Builder::from(sdk);
+            if let Some(region) = region {
+                builder = builder.region(Region::new(region.to_string()));
+            }
+            if let Some(endpoint) = endpoint_override(sdk, $env, &None) {
+                builder = builder.endpoint_url(endpoint);
+            }
+            $krate::Client::from_conf(builder.build())
+        }
+    };
+}
+
+day2_client!(logs_client, aws_sdk_cloudwatchlogs, "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS");
+day2_client!(ecs_client, aws_sdk_ecs, "AWS_ENDPOINT_URL_ECS");
+day2_client!(lambda_client, aws_sdk_lambda, "AWS_ENDPOINT_URL_LAMBDA");
+day2_client!(rds_client, aws_sdk_rds, "AWS_ENDPOINT_URL_RDS");
+
 /// What an AWS error means for the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AwsErrorKind {
@@ -145,6 +169,8 @@ impl StdError for AwsError {}
 pub enum Resource<'a> {
     Bucket(&'a str),
     Table(&'a str),
+    /// Anything else: what it is (`log group`, `ECS service` …) and its name.
+    Named(&'a str, &'a str),
 }
 
 /// Explains an SDK error from `operation` on `resource`.
@@ -162,6 +188,7 @@ where
     let (what, name) = match resource {
         Resource::Bucket(b) => ("bucket", b),
         Resource::Table(t) => ("table", t),
+        Resource::Named(what, name) => (what, name),
     };
     let (kind, message, hint) = if looks_like_missing_credentials(&detail) {
         (

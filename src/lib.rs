@@ -11,6 +11,7 @@ pub mod config;
 pub mod deploy;
 pub mod exit;
 pub mod graph;
+pub mod live;
 pub mod load;
 pub mod lock;
 pub mod model;

@@ -1,6 +1,7 @@
 //! `panka history` (the deployment records, newest first) and `panka
 //! status` (what is deployed, from the state and the records; no AWS calls
-//! beyond the state bucket and the lock table).
+//! beyond the state bucket and the lock table unless `--live` asks ECS,
+//! Lambda and RDS how the resources are now).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +13,7 @@ use serde::Serialize;
 use super::backends::{block_on, open, stack_scope};
 use super::Context;
 use crate::exit::{ExitStatus, Failure};
+use crate::live::health::{self, LiveHealth};
 use crate::lock::record::human;
 use crate::state::records::{self, IndexEntry};
 use crate::state::{read_state, ComponentStatus};
@@ -37,6 +39,10 @@ pub struct StatusArgs {
     /// Only this component (`service/component`).
     #[arg(long)]
     pub component: Option<String>,
+    /// Also ask AWS how the resources are now: ECS tasks and rollout,
+    /// Lambda state, RDS status (needs the stack's files and AWS access).
+    #[arg(long)]
+    pub live: bool,
 }
 
 fn touches(components: &[String], service: &Option<String>, component: &Option<String>) -> bool {
@@ -126,6 +132,9 @@ struct ComponentStatusView {
     /// The last `panka drift` result for it.
     #[serde(skip_serializing_if = "Option::is_none")]
     drift: Option<DriftMark>,
+    /// What AWS says now (`--live`), as opposed to panka's records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    live: Option<LiveHealth>,
 }
 
 #[derive(Debug, Serialize)]
@@ -199,6 +208,9 @@ impl fmt::Display for StatusView {
                 };
                 writeln!(f, "    drift: {what}, checked {} ago", human(ago))?;
             }
+            if let Some(live) = &c.live {
+                writeln!(f, "    live: {live}")?;
+            }
             for (k, v) in &c.outputs {
                 let v = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
                 writeln!(f, "    {k} = {v}")?;
@@ -236,6 +248,13 @@ pub fn run_status(ctx: &Context, args: StatusArgs) -> Result<ExitStatus> {
             Ok(None) => None,
             Err(e) => Some(format!("unknown ({})", e.to_string().lines().next().unwrap_or_default())),
         };
+        // The last deployment that touched each component, in one pass.
+        let mut last: std::collections::HashMap<&str, &IndexEntry> = std::collections::HashMap::new();
+        for d in &index.deployments {
+            for c in &d.components {
+                last.insert(c.as_str(), d);
+            }
+        }
         let components = state
             .components
             .iter()
@@ -248,15 +267,13 @@ pub fn run_status(ctx: &Context, args: StatusArgs) -> Result<ExitStatus> {
                 status: c.status,
                 config_hash: c.config_hash.clone(),
                 updated_at: c.updated_at,
-                last_deployment: index.deployments.iter().rev().find(|d| d.components.contains(k)).map(|d| {
-                    LastDeployment {
-                        id: d.id.clone(),
-                        operation: d.operation.clone(),
-                        status: d.status.clone(),
-                        started_at: d.started_at,
-                        by: d.by.clone(),
-                        git_commit: d.git_commit.clone(),
-                    }
+                last_deployment: last.get(k.as_str()).map(|d| LastDeployment {
+                    id: d.id.clone(),
+                    operation: d.operation.clone(),
+                    status: d.status.clone(),
+                    started_at: d.started_at,
+                    by: d.by.clone(),
+                    git_commit: d.git_commit.clone(),
                 }),
                 // Secrets were never stored: they read `[secret]`.
                 outputs: c.outputs.clone(),
@@ -270,8 +287,13 @@ pub fn run_status(ctx: &Context, args: StatusArgs) -> Result<ExitStatus> {
                     };
                     Some(DriftMark { checked_at: d.checked_at, result, resources: c.resources.len() })
                 }),
+                live: None,
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut components = components;
+        if args.live {
+            live_health(ctx, &config, &mut components).await?;
+        }
         anyhow::Ok(StatusView {
             stack: scope.stack.to_string(),
             environment: scope.environment.to_string(),
@@ -286,4 +308,34 @@ pub fn run_status(ctx: &Context, args: StatusArgs) -> Result<ExitStatus> {
         ctx.printer.out(view.to_string().trim_end());
     }
     Ok(ExitStatus::Ok)
+}
+
+/// Fills in `live` for each component AWS reports health for, all at once.
+async fn live_health(
+    ctx: &Context,
+    config: &crate::config::Config,
+    components: &mut [ComponentStatusView],
+) -> anyhow::Result<()> {
+    let prepared = crate::pipeline::prepare(&ctx.load_options(&ctx.environment())).map_err(|f| ctx.report(f))?;
+    let stack = &prepared.stack;
+    let sdk = crate::aws::load_config(&crate::aws::AwsSettings {
+        profile: config.aws_profile.clone(),
+        region: config.aws_region.clone(),
+        timeout: Some(config.aws_timeout),
+    })
+    .await;
+    let region = Some(stack.provider.region.as_str()).filter(|r| !r.is_empty());
+    let clients = health::Clients::new(&sdk, region);
+    let mut checks = tokio::task::JoinSet::new();
+    for (i, c) in components.iter().enumerate() {
+        let Some(id) = crate::model::ComponentId::parse(&c.component) else { continue };
+        let Some(names) = crate::pulumi::emit::live_names(stack, &id) else { continue };
+        let clients = clients.clone();
+        checks.spawn(async move { (i, health::check(&clients, &names).await) });
+    }
+    while let Some(done) = checks.join_next().await {
+        let (i, live) = done?;
+        components[i].live = live;
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ mod graph;
 mod history;
 mod init;
 mod locks;
+mod logs;
 mod plan;
 mod render;
 mod state;
@@ -119,6 +120,8 @@ pub enum Command {
     Status(history::StatusArgs),
     /// The deployment records, newest first: who, when, which commit, what changed.
     History(history::HistoryArgs),
+    /// A component's CloudWatch Logs, streams interleaved by time (`--follow` until Ctrl-C).
+    Logs(logs::LogsArgs),
     /// Platform-team commands (bucket, table).
     Admin(admin::AdminArgs),
     /// Print version information.
@@ -198,6 +201,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::State(args) => state::run(&ctx, args),
         Command::Status(args) => history::run_status(&ctx, args),
         Command::History(args) => history::run_history(&ctx, args),
+        Command::Logs(args) => logs::run(&ctx, args),
         Command::Admin(args) => admin::run(&ctx, args),
         Command::Version => version::run(&ctx),
         Command::Completion(args) => completion::run(&ctx, args),

@@ -135,6 +135,52 @@ pub fn emit_shared(stack: &LoadedStack, opts: &EmitOptions) -> Result<Option<Pro
     Ok(Some(program))
 }
 
+/// Where a deployed component is found in AWS: the physical names its
+/// program gives its resources (`panka status --live`, `panka logs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveNames {
+    /// The stack's region, where its resources are.
+    pub region: String,
+    /// `(cluster, service)` of an ECS service (MicroService, Worker).
+    pub ecs_service: Option<(String, String)>,
+    pub function: Option<String>,
+    pub db_instance: Option<String>,
+    /// The CloudWatch Logs group its containers or function write to.
+    pub log_group: Option<String>,
+}
+
+/// The names of component `id`'s AWS resources, as [`emit_component`]
+/// gives them. `None` for an unknown component.
+pub fn live_names(stack: &LoadedStack, id: &ComponentId) -> Option<LiveNames> {
+    let c = stack.components.get(id)?;
+    let phys = |kind: NameKind| {
+        physical_name(kind, &[stack.name(), stack.environment.as_str(), id.service.as_str(), id.name.as_str()])
+    };
+    let mut names = LiveNames { region: stack.provider.region.clone(), ..LiveNames::default() };
+    if c.kind.is_container() {
+        names.log_group =
+            Some(physical_name(NameKind::LogGroup, &["ecs", stack.name(), &stack.environment, &id.service, &id.name]));
+    }
+    match &c.spec {
+        ComponentSpec::MicroService(_) | ComponentSpec::Worker(_) => {
+            let cluster = match &stack.stack.spec.shared.cluster {
+                Some(Cluster { name: Some(n), .. }) => Some(n.clone()),
+                Some(Cluster { create: true, .. }) => Some(created_cluster_name(stack)),
+                _ => None,
+            };
+            names.ecs_service = cluster.map(|cluster| (cluster, phys(NameKind::EcsService)));
+        }
+        ComponentSpec::Lambda(_) => {
+            let function = phys(NameKind::LambdaFunction);
+            names.log_group = Some(format!("/aws/lambda/{function}"));
+            names.function = Some(function);
+        }
+        ComponentSpec::Rds(_) => names.db_instance = Some(phys(NameKind::RdsInstance)),
+        _ => {}
+    }
+    Some(names)
+}
+
 /// Emits the program of component `id` of `stack`.
 pub fn emit_component(stack: &LoadedStack, id: &ComponentId, opts: &EmitOptions) -> Result<Program, EmitError> {
     let component = stack

@@ -123,3 +123,17 @@ pub async fn raw_lock(table: &str, key: &str) -> Option<panka::lock::LockRecord>
         .unwrap();
     out.item().map(|i| panka::lock::dynamodb::from_item(i).unwrap())
 }
+
+/// Seeds the moto server through boto3 (`tests/support/aws_seed.py`): log
+/// events, ECS services, Lambda functions, as a deployed stack has them.
+pub fn seed(region: &str, actions: serde_json::Value) {
+    let venv = std::env::var("PANKA_MOTO_VENV").map(PathBuf::from).unwrap_or_else(|_| root().join(".venv"));
+    let out = Command::new(venv.join("bin/python"))
+        .arg(root().join("tests/support/aws_seed.py"))
+        .arg(endpoint())
+        .arg(region)
+        .arg(actions.to_string())
+        .output()
+        .expect("running aws_seed.py");
+    assert!(out.status.success(), "aws_seed.py failed: {}", String::from_utf8_lossy(&out.stderr));
+}
