@@ -275,6 +275,7 @@ fn payments_on_s3_and_dynamodb_deploys_every_kind_with_typed_references_then_des
             assert!(e["value"].is_string(), "{e} in {}", task["inputs"]["family"]);
         }
     }
+    status_live_reads_what_aws_says(&f);
     let o = f.run(&["destroy", "--auto-approve", "--output", "json"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(report(&o).counts.deleted, created);
@@ -287,6 +288,54 @@ fn payments_on_s3_and_dynamodb_deploys_every_kind_with_typed_references_then_des
     let items = rt.block_on(async { moto::dynamodb().await.scan().table_name(&table).send().await.unwrap().count() });
     assert_eq!(items, 0, "the lock is released");
     assert_nothing_created_twice(&f.ops());
+}
+
+/// `status --live` of the deployed payments stack asks ECS, Lambda and RDS
+/// (moto) by the names the programs gave the resources — read here from
+/// the fake cloud, where the stand-in keeps them, and seeded into moto with
+/// boto3 — and marks what AWS does not have as missing.
+fn status_live_reads_what_aws_says(f: &Fixture) {
+    let name = |token: &str, words: &[&str]| -> (String, Value) {
+        let r = f
+            .live(token)
+            .into_iter()
+            .find(|r| r["inputs"]["name"].as_str().is_some_and(|n| words.iter().all(|w| n.contains(w))))
+            .unwrap_or_else(|| panic!("no {token} named with {words:?} in the fake cloud"));
+        (r["inputs"]["name"].as_str().unwrap().to_string(), r["inputs"].clone())
+    };
+    let (service, inputs) = name("aws:ecs/service:Service", &["backend", "api"]);
+    let cluster = inputs["cluster"].as_str().unwrap().to_string();
+    let (function, _) = name("aws:lambda/function:Function", &["sender"]);
+    moto::seed(
+        "eu-west-1",
+        serde_json::json!([
+            {"ecs": cluster, "service": service, "desired": 3},
+            {"lambda": function},
+        ]),
+    );
+    let endpoint = moto::endpoint();
+    let o = f.run(&["status", "--live", "--output", "json"], &[("AWS_ENDPOINT_URL", endpoint.as_str())]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let live = |component: &str| -> panka::live::health::LiveHealth {
+        let c = s["components"].as_array().unwrap().iter().find(|c| c["component"] == component).unwrap();
+        serde_json::from_value(c["live"].clone()).unwrap_or_else(|e| panic!("{component}: {e}: {s:#}"))
+    };
+    use panka::live::health::LiveHealth;
+    match live("backend/api") {
+        LiveHealth::EcsService { status, desired, service: s, .. } => {
+            assert_eq!((status.as_str(), desired, s), ("ACTIVE", 3, service.clone()))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(live("billing/invoice-worker"), LiveHealth::Missing { what, .. } if what == "ECS service"));
+    assert!(matches!(live("notifications/sender"), LiveHealth::Lambda { state: Some(s), .. } if s == "Active"));
+    assert!(matches!(live("backend/database"), LiveHealth::Missing { what, .. } if what == "RDS instance"));
+    let queue = s["components"].as_array().unwrap().iter().find(|c| c["component"] == "notifications/email-queue");
+    assert!(queue.unwrap().get("live").is_none(), "a queue has no live health: {s:#}");
+    let text = stdout(&f.run(&["status", "--live"], &[("AWS_ENDPOINT_URL", endpoint.as_str())]));
+    assert!(text.contains("live: ECS ACTIVE: ") && text.contains("/3 running"), "{text}");
+    assert!(text.contains("live: Lambda Active"), "{text}");
 }
 
 #[test]
@@ -886,4 +935,53 @@ fn drift_finds_an_out_of_band_edit_without_writing_any_state() {
     let o = f.run(&["drift", "--detailed-exitcode"], &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert_nothing_created_twice(&f.ops());
+}
+
+/// `plan --preview` shows Pulumi's resource-level changes below the plan:
+/// an edited queue's property with both values (from `pulumi preview`), a
+/// new component's resources, and a dependent of a changing upstream as
+/// waiting for it; it writes nothing (no state, no engine step).
+#[test]
+fn plan_preview_shows_pulumis_resource_changes_and_writes_nothing() {
+    let f = Fixture::example("minimal");
+    f.apply(0, &[]);
+    let ops = f.ops().len();
+    let serial = f.state_raw()["serial"].clone();
+    f.edit("services/orders/components/jobs/sqs.yaml", |t| {
+        t.replace("visibilityTimeoutSeconds: 120", "visibilityTimeoutSeconds: 300")
+    });
+    f.edit("stack.yaml", |t| t.replace("VERSION: \"1.0.0\"", "VERSION: \"2.0.0\""));
+    let extra = f.stack.join("services/orders/components/extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    std::fs::write(
+        extra.join("sqs.yaml"),
+        "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata:\n  name: extra\nspec:\n  visibilityTimeoutSeconds: 60\n",
+    )
+    .unwrap();
+
+    let o = f.run(&["plan", "--preview", "--output", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stderr(&o), stdout(&o));
+    let plan: panka::plan::Plan = serde_json::from_slice(&o.stdout).expect("the plan with previews deserialises");
+    let change = |name: &str| plan.changes.iter().find(|c| c.component == name).unwrap_or_else(|| panic!("{name}"));
+    let jobs = change("orders/jobs").preview.clone().expect("jobs previewed");
+    assert_eq!(jobs.status, "previewed", "{jobs:?}");
+    let queue = jobs.resources.iter().find(|r| r.op == "update").unwrap_or_else(|| panic!("{jobs:?}"));
+    assert_eq!(queue.type_token, "aws:sqs/queue:Queue");
+    let field = queue.fields.iter().find(|d| d.field == "visibilityTimeoutSeconds").unwrap();
+    assert_eq!((field.before.clone(), field.after.clone()), (Some(Value::from(120)), Some(Value::from(300))));
+    assert_eq!(jobs.resources.iter().filter(|r| r.op == "update").count(), 1, "only the edited queue: {jobs:?}");
+    let worker = change("orders/worker").preview.clone().expect("worker previewed");
+    assert_eq!((worker.status.as_str(), worker.after.clone()), ("after-upstream", vec!["orders/jobs".to_string()]));
+    let extra = change("orders/extra").preview.clone().expect("extra listed");
+    assert_eq!(extra.status, "listed");
+    assert!(extra.resources.iter().all(|r| r.op == "create") && !extra.resources.is_empty(), "{extra:?}");
+
+    let text = stdout(&f.run(&["plan", "--preview"], &[]));
+    assert!(text.contains("Resource-level changes") && text.contains("visibilityTimeoutSeconds: 120 → 300"), "{text}");
+    // Read-only: no engine step ran, state.json did not move, the fake
+    // cloud's queue still has the deployed value.
+    assert_eq!(f.ops().len(), ops, "a preview ran an engine step");
+    assert_eq!(f.state_raw()["serial"], serial);
+    let queues = f.live("aws:sqs/queue:Queue");
+    assert!(queues.iter().any(|q| q["outputs"]["visibilityTimeoutSeconds"] == 120), "{queues:#?}");
 }

@@ -89,15 +89,20 @@ fn setup(ctx: &Context) -> Result<Setup> {
         Runner::locate(config.pulumi_binary.as_deref()).map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;
     let secrets = Secrets::from_config(config.pulumi_passphrase.as_deref())
         .map_err(|e| Failure::new(ExitStatus::Invalid, e.to_string()))?;
-    let emit = EmitOptions {
-        tenant: config.tenant.clone(),
-        endpoint: std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty()).or(config.backend_endpoint.clone()),
-    };
+    let emit = emit_options(&config);
     Ok(Setup { prepared, env, tenant: config.tenant.clone(), emit, binary, secrets, config, refresh: false })
 }
 
+/// How programs are emitted under this configuration (apply, plan --preview).
+pub(super) fn emit_options(config: &crate::config::Config) -> EmitOptions {
+    EmitOptions {
+        tenant: config.tenant.clone(),
+        endpoint: std::env::var("AWS_ENDPOINT_URL").ok().filter(|e| !e.is_empty()).or(config.backend_endpoint.clone()),
+    }
+}
+
 /// The components selected by `--service`/`--component`; `None`: all.
-fn selection(args: &Targets, known: &BTreeSet<String>) -> Result<Option<BTreeSet<String>>> {
+pub(super) fn selection(args: &Targets, known: &BTreeSet<String>) -> Result<Option<BTreeSet<String>>> {
     if args.services.is_empty() && args.components.is_empty() {
         return Ok(None);
     }

@@ -1,14 +1,19 @@
 //! `panka plan`: what apply would change, against the state.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 
+use super::backends::{block_on, name_failure, open};
 use super::Context;
 use crate::exit::{ExitStatus, Failure};
 use crate::pipeline::prepare;
 use crate::plan::{self, render};
+use crate::pulumi::runner::{Runner, Secrets};
+use crate::scope::Name;
 use crate::state::State;
 
 #[derive(Debug, Args)]
@@ -22,6 +27,14 @@ pub struct PlanArgs {
     /// Also list components that do not change.
     #[arg(long)]
     pub show_unchanged: bool,
+    /// Below each changed component, the resources Pulumi would create,
+    /// update, replace or delete (`pulumi preview`; needs pulumi and the
+    /// stack's Pulumi backend, read-only).
+    #[arg(long)]
+    pub preview: bool,
+    /// With `--preview`: how many components are previewed at once.
+    #[arg(long, requires = "preview")]
+    pub parallelism: Option<u32>,
 }
 
 pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
@@ -32,7 +45,11 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
     }
     let config = ctx.config()?;
     let state = read_state(ctx, &config, p.stack.name(), &env)?;
-    let plan = plan::plan(&p.stack, &p.graph, state.as_ref(), &config.tenant);
+    let mut plan = plan::plan(&p.stack, &p.graph, state.as_ref(), &config.tenant);
+    if args.preview {
+        let parallelism = args.parallelism.unwrap_or(p.stack.stack.spec.deployment.parallelism).max(1) as usize;
+        add_previews(ctx, &config, &p, &env, parallelism, &mut plan)?;
+    }
     if let Some(out) = &args.out {
         let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
         std::fs::write(out, text).with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
@@ -41,6 +58,9 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
         ctx.printer.json(&plan);
     } else {
         ctx.printer.out(&render::to_text(&plan, ctx.printer.color, args.show_unchanged));
+        if args.preview {
+            ctx.printer.out(&previews_text(&plan));
+        }
         if let Some(out) = &args.out {
             ctx.printer.info(&format!(
                 "saved the plan to `{}`; apply exactly it with `panka apply {}`",
@@ -54,8 +74,6 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
 
 /// The stored state of a stack and environment (S3 or the local backend).
 fn read_state(ctx: &Context, config: &crate::config::Config, stack: &str, env: &str) -> Result<Option<State>> {
-    use super::backends::{block_on, name_failure, open};
-    use crate::scope::Name;
     block_on(async {
         let backends = open(ctx, config).await?;
         let scope = backends.tenant.stack(
@@ -65,4 +83,86 @@ fn read_state(ctx: &Context, config: &crate::config::Config, stack: &str, env: &
         let state = crate::state::read_state(backends.state.as_ref(), &scope).await.map_err(Failure::from)?;
         Ok(state.map(|(state, _)| state))
     })?
+}
+
+/// Fills in `changes[].preview`: creates list their program's resources;
+/// updates and replacements whose upstreams do not change are previewed by
+/// Pulumi, in parallel; the others wait for their upstreams.
+fn add_previews(
+    ctx: &Context,
+    config: &crate::config::Config,
+    p: &crate::pipeline::Prepared,
+    env: &str,
+    parallelism: usize,
+    plan: &mut plan::Plan,
+) -> Result<()> {
+    use crate::plan::preview::Preview;
+    use crate::plan::Action;
+    let emit = super::deploy::emit_options(config);
+    let input = crate::deploy::ApplyInput { stack: &p.stack, graph: &p.graph, emit: &emit, selection: None };
+    let changing: BTreeSet<String> =
+        plan.changes.iter().filter(|c| c.action.is_change()).map(|c| c.component.clone()).collect();
+    let mut to_run = BTreeMap::new();
+    for c in plan.changes.iter_mut() {
+        match c.action {
+            Action::Create => {
+                let program = crate::deploy::program_for(&input, &c.component, c.action);
+                c.preview = Some(program.map_or_else(Preview::failed, |p| Preview::listed(&p)));
+            }
+            Action::Update | Action::Replace => {
+                let after: Vec<String> = c.dependencies.iter().filter(|d| changing.contains(*d)).cloned().collect();
+                if !after.is_empty() {
+                    c.preview = Some(Preview::after(after));
+                    continue;
+                }
+                match crate::deploy::program_for(&input, &c.component, c.action) {
+                    Ok(program) => {
+                        to_run.insert(c.component.clone(), program);
+                    }
+                    Err(e) => c.preview = Some(Preview::failed(e)),
+                }
+            }
+            Action::Delete | Action::NoOp => {}
+        }
+    }
+    if to_run.is_empty() {
+        return Ok(());
+    }
+    let binary =
+        Runner::locate(config.pulumi_binary.as_deref()).map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;
+    let secrets = Secrets::from_config(config.pulumi_passphrase.as_deref())
+        .map_err(|e| Failure::new(ExitStatus::Invalid, e.to_string()))?;
+    let mut results = block_on(async {
+        let backends = open(ctx, config).await?;
+        let scope = backends.tenant.stack(
+            Name::new("stack", p.stack.name()).map_err(name_failure)?,
+            Name::new("environment", env).map_err(name_failure)?,
+        );
+        let runner = Arc::new(Runner::new(binary, &backends.pulumi_backend_url(&scope), secrets));
+        let interrupt = crate::deploy::interrupts().map_err(|e| anyhow::anyhow!("cannot listen for Ctrl-C: {e}"))?;
+        crate::deploy::check_pulumi(&ctx.printer, &runner, &interrupt).await?;
+        anyhow::Ok(crate::deploy::preview::preview_all(runner, env, to_run, parallelism, &interrupt).await)
+    })??;
+    for c in plan.changes.iter_mut() {
+        if let Some(preview) = results.remove(&c.component) {
+            c.preview = Some(preview);
+        }
+    }
+    Ok(())
+}
+
+/// The resource-level section below the plan.
+fn previews_text(plan: &plan::Plan) -> String {
+    let mut out = String::from("\nResource-level changes (pulumi preview):");
+    let mut any = false;
+    for c in &plan.changes {
+        if let Some(p) = &c.preview {
+            any = true;
+            out.push_str(&format!("\n  {} ({})\n{p}", c.component, c.action));
+        }
+    }
+    if !any {
+        out.push_str("\n  none: no component is created, updated or replaced");
+    }
+    out
 }

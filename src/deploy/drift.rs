@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::task::JoinSet;
 
+use crate::plan::preview::shown;
 use crate::pulumi::runner::{Interrupt, Runner};
 
 /// One field that differs between Pulumi's record and what is live.
@@ -104,18 +105,6 @@ impl std::fmt::Display for DriftReport {
             self.components.len(),
             if self.failed() > 0 { format!(", {} could not be checked", self.failed()) } else { String::new() }
         )
-    }
-}
-
-/// A value worth showing: scalars, shortened.
-fn shown(v: Option<&Value>) -> Option<Value> {
-    match v? {
-        Value::String(s) if s.chars().count() > 120 => {
-            Some(Value::String(format!("{}…", s.chars().take(120).collect::<String>())))
-        }
-        v @ (Value::String(_) | Value::Number(_) | Value::Bool(_)) => Some(v.clone()),
-        Value::Null => None,
-        _ => Some(Value::String("(structured)".into())),
     }
 }
 

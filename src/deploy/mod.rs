@@ -17,6 +17,7 @@
 //! - secret outputs are recorded as `[secret]` (see [`crate::pulumi::runner`]).
 
 pub mod drift;
+pub mod preview;
 mod progress;
 pub mod report;
 
@@ -155,6 +156,14 @@ fn apply_jobs(input: &ApplyInput<'_>, plan: &Plan) -> Result<BTreeMap<String, Jo
         jobs.insert(c.component.clone(), up_job(input, &c.component, c.action)?);
     }
     Ok(jobs)
+}
+
+/// The program an apply would run for `component` (`plan --preview`).
+pub fn program_for(input: &ApplyInput<'_>, component: &str, action: Action) -> Result<String, String> {
+    match up_job(input, component, action)? {
+        Job::Up { program, .. } => Ok(program),
+        Job::Destroy { .. } => Err(format!("`{component}` is not brought up")),
+    }
 }
 
 fn up_job(input: &ApplyInput<'_>, component: &str, action: Action) -> Result<Job, String> {

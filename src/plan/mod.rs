@@ -6,6 +6,7 @@
 //! document, and touches nothing else.
 
 pub mod diff;
+pub mod preview;
 pub mod render;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -78,6 +79,9 @@ pub struct Change {
     #[serde(default)]
     pub dependencies: Vec<String>,
     pub estimated_seconds: u64,
+    /// Pulumi's resource-level changes (`plan --preview`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<preview::Preview>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,6 +202,7 @@ fn shared_change(stack: &LoadedStack, state: Option<&State>) -> Option<Change> {
         config,
         dependencies: Vec::new(),
         estimated_seconds: 60,
+        preview: None,
     };
     match (shared_config(stack), recorded) {
         (None, None) => None,
@@ -360,6 +365,7 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
             config: Some(config),
             dependencies: deps.iter().map(ToString::to_string).collect(),
             estimated_seconds: estimated_seconds(c.kind),
+            preview: None,
         });
     }
     changes.extend(shared_change(stack, state));
@@ -383,6 +389,7 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
                     config: None,
                     dependencies: r.dependencies.clone(),
                     estimated_seconds: r.kind.parse().map(estimated_seconds).unwrap_or(30),
+                    preview: None,
                 });
             }
         }

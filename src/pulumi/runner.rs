@@ -421,6 +421,13 @@ impl Runner {
         self.run(dir, &args, interrupt, |_| {}).await.map(|o| o.stdout)
     }
 
+    /// `pulumi preview --json` of an existing stack (`panka plan
+    /// --preview`): the steps an `up` would take. Returns the JSON document.
+    pub async fn preview(&self, dir: &Path, stack: &str, interrupt: &Interrupt) -> Result<String, RunError> {
+        let args = ["preview", "--json", "--non-interactive", "--stack", stack];
+        self.run(dir, &args, interrupt, |_| {}).await.map(|o| o.stdout)
+    }
+
     /// `pulumi stack rm --yes`.
     pub async fn stack_rm(&self, dir: &Path, stack: &str, interrupt: &Interrupt) -> Result<(), RunError> {
         let args = ["stack", "rm", "--yes", "--non-interactive", "--stack", stack];
