@@ -14,6 +14,11 @@ components use), and no-op (nothing changed). For each, per component:
   (measured by the wrapper around each call: fork/exec of the wrapper is
   counted as pulumi's).
 
+Then `panka drift` (issue 13): each component's `refresh --preview-only`
+alone (`--component`, one at a time) gives the slowest single refresh; the
+whole stack at `--parallelism 16` is compared with it (target: wall time
+≤ 1.2 × the slowest single refresh).
+
 Medians and maxima are printed; nothing is asserted.
 """
 import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
@@ -148,7 +153,31 @@ def main():
         if label == "no-op":
             print(f"  pulumi processes in all: {sum(len(v) for v in calls.values())}"
                   f" ({', '.join(sorted({c for v in calls.values() for c, _ in v})) or 'none'})")
+    drift(panka, stack, env, log, components)
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def drift(panka, stack, env, log, components):
+    def once(args):
+        open(log, "w").close()
+        t = time.monotonic()
+        p = subprocess.run([panka, "-C", stack, "-e", "dev", "drift", "--output", "json",
+                            "--pulumi", env["BENCH_WRAPPER"]] + args, env=env, capture_output=True, text=True)
+        wall = time.monotonic() - t
+        if p.returncode != 0:
+            sys.exit(f"drift failed ({p.returncode}):\n{p.stderr[-4000:]}")
+        refreshes = [float(e) - float(s) for _, cmd, s, e in (l.split() for l in open(log)) if cmd == "refresh"]
+        return wall, refreshes
+    single = []
+    for c in sorted(components):
+        wall, refreshes = once(["--component", c, "--var", "VERSION=9.9.9"])
+        single.append((max(refreshes), wall, c))
+    slowest, slowest_wall, which = max(single)
+    wall, refreshes = once(["--parallelism", "16", "--var", "VERSION=9.9.9"])
+    print(f"\ndrift: slowest single refresh {slowest:.2f} s ({which}; its whole `panka drift` {slowest_wall:.2f} s)")
+    print(f"  all {len(refreshes)} components at --parallelism 16: wall {wall:.2f} s,"
+          f" refresh median {statistics.median(refreshes):.2f} s, max {max(refreshes):.2f} s;"
+          f" ratio to the slowest single refresh {wall / slowest:.2f} (target ≤ 1.2), {os.cpu_count()} CPU(s)")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 
 /// A real moto server and fault-injecting SDK interceptors (AWS tests).
 pub mod faults;
+/// The lock scope, request and lease the lock tests share.
+pub mod locks;
 pub mod moto;
 /// A fault-injecting HTTP proxy in front of moto (black holes, lost responses …).
 pub mod proxy;
