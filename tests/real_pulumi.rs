@@ -316,10 +316,11 @@ fn status_live_reads_what_aws_says(f: &Fixture) {
     let endpoint = moto::endpoint();
     let o = f.run(&["status", "--live", "--output", "json"], &[("AWS_ENDPOINT_URL", endpoint.as_str())]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let s: panka::cli::history::StatusView =
+        serde_json::from_slice(&o.stdout).expect("status --output json is panka's StatusView");
     let live = |component: &str| -> panka::live::health::LiveHealth {
-        let c = s["components"].as_array().unwrap().iter().find(|c| c["component"] == component).unwrap();
-        serde_json::from_value(c["live"].clone()).unwrap_or_else(|e| panic!("{component}: {e}: {s:#}"))
+        let c = s.components.iter().find(|c| c.component == component).unwrap();
+        c.live.clone().unwrap_or_else(|| panic!("{component} has no live health: {s:#?}"))
     };
     use panka::live::health::LiveHealth;
     match live("backend/api") {
@@ -331,8 +332,14 @@ fn status_live_reads_what_aws_says(f: &Fixture) {
     assert!(matches!(live("billing/invoice-worker"), LiveHealth::Missing { what, .. } if what == "ECS service"));
     assert!(matches!(live("notifications/sender"), LiveHealth::Lambda { state: Some(s), .. } if s == "Active"));
     assert!(matches!(live("backend/database"), LiveHealth::Missing { what, .. } if what == "RDS instance"));
-    let queue = s["components"].as_array().unwrap().iter().find(|c| c["component"] == "notifications/email-queue");
-    assert!(queue.unwrap().get("live").is_none(), "a queue has no live health: {s:#}");
+    let queue = s.components.iter().find(|c| c.component == "notifications/email-queue").unwrap();
+    assert!(queue.live.is_none(), "a queue has no live health: {queue:?}");
+    assert!(s.components.iter().all(|c| c.last_deployment.as_ref().is_some_and(|d| d.operation == "apply")));
+    // The deployment record went to S3 beside the state.
+    let h: panka::cli::history::History =
+        serde_json::from_slice(&f.run(&["history", "--output", "json"], &[]).stdout).expect("History");
+    assert_eq!(h.deployments.len(), 1);
+    assert_eq!((h.deployments[0].operation.as_str(), h.deployments[0].status.as_str()), ("apply", "succeeded"));
     let text = stdout(&f.run(&["status", "--live"], &[("AWS_ENDPOINT_URL", endpoint.as_str())]));
     assert!(text.contains("live: ECS ACTIVE: ") && text.contains("/3 running"), "{text}");
     assert!(text.contains("live: Lambda Active"), "{text}");
@@ -908,6 +915,8 @@ fn drift_finds_an_out_of_band_edit_without_writing_any_state() {
     for _ in 0..2 {
         let o = f.run(&["drift", "--detailed-exitcode", "--output", "json"], &[]);
         assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+        let typed: panka::deploy::drift::DriftReport = serde_json::from_slice(&o.stdout).expect("a DriftReport");
+        assert_eq!(typed.drifted(), 1);
         let d: Value = serde_json::from_slice(&o.stdout).unwrap();
         let comps = d["components"].as_array().unwrap();
         let jobs = comps.iter().find(|c| c["component"] == "orders/jobs").unwrap();

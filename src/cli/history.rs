@@ -8,7 +8,7 @@ use std::fmt;
 
 use anyhow::Result;
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::backends::{block_on, open, stack_scope};
 use super::Context;
@@ -52,11 +52,12 @@ fn touches(components: &[String], service: &Option<String>, component: &Option<S
     service_ok && component_ok
 }
 
-#[derive(Debug, Serialize)]
-struct History {
-    stack: String,
-    environment: String,
-    deployments: Vec<IndexEntry>,
+/// `panka history --output json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct History {
+    pub stack: String,
+    pub environment: String,
+    pub deployments: Vec<IndexEntry>,
 }
 
 impl fmt::Display for History {
@@ -116,54 +117,56 @@ pub fn run_history(ctx: &Context, args: HistoryArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Ok)
 }
 
-#[derive(Debug, Serialize)]
-struct ComponentStatusView {
-    component: String,
-    kind: String,
-    status: ComponentStatus,
-    config_hash: String,
-    updated_at: chrono::DateTime<chrono::Utc>,
+/// One component of `panka status --output json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ComponentStatusView {
+    pub component: String,
+    pub kind: String,
+    pub status: ComponentStatus,
+    pub config_hash: String,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
     /// The last recorded deployment that touched it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_deployment: Option<LastDeployment>,
-    outputs: BTreeMap<String, serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_deployment: Option<LastDeployment>,
+    pub outputs: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
     /// The last `panka drift` result for it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    drift: Option<DriftMark>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<DriftMark>,
     /// What AWS says now (`--live`), as opposed to panka's records.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    live: Option<LiveHealth>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveHealth>,
 }
 
-#[derive(Debug, Serialize)]
-struct DriftMark {
-    checked_at: chrono::DateTime<chrono::Utc>,
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DriftMark {
+    pub checked_at: chrono::DateTime<chrono::Utc>,
     /// `in-sync`, `drifted` or `unknown` (the refresh failed).
-    result: &'static str,
-    resources: usize,
+    pub result: String,
+    pub resources: usize,
 }
 
-#[derive(Debug, Serialize)]
-struct LastDeployment {
-    id: String,
-    operation: String,
-    status: String,
-    started_at: chrono::DateTime<chrono::Utc>,
-    by: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    git_commit: Option<String>,
+#[derive(Debug, Serialize, Deserialize)]
+pub struct LastDeployment {
+    pub id: String,
+    pub operation: String,
+    pub status: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct StatusView {
-    stack: String,
-    environment: String,
-    serial: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    lock: Option<String>,
-    components: Vec<ComponentStatusView>,
+/// `panka status --output json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatusView {
+    pub stack: String,
+    pub environment: String,
+    pub serial: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<String>,
+    pub components: Vec<ComponentStatusView>,
 }
 
 impl fmt::Display for StatusView {
@@ -202,7 +205,7 @@ impl fmt::Display for StatusView {
             }
             if let Some(d) = &c.drift {
                 let ago = (now - d.checked_at).to_std().unwrap_or_default();
-                let what = match d.result {
+                let what = match d.result.as_str() {
                     "drifted" => format!("drifted ({} resource(s) changed out of band)", d.resources),
                     other => other.to_string(),
                 };
@@ -285,7 +288,7 @@ pub fn run_status(ctx: &Context, args: StatusArgs) -> Result<ExitStatus> {
                         (None, true) => "drifted",
                         (None, false) => "in-sync",
                     };
-                    Some(DriftMark { checked_at: d.checked_at, result, resources: c.resources.len() })
+                    Some(DriftMark { checked_at: d.checked_at, result: result.into(), resources: c.resources.len() })
                 }),
                 live: None,
             })

@@ -7,7 +7,7 @@ pub mod backends;
 mod completion;
 mod deploy;
 mod graph;
-mod history;
+pub mod history;
 mod init;
 mod locks;
 mod logs;
