@@ -168,6 +168,24 @@ pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub tenant: Option<String>,
     pub pulumi_binary: Option<String>,
+    /// An admin command (`panka admin …`, `locks --all-tenants`): it may
+    /// name any tenant, whatever the configuration says.
+    pub admin: bool,
+}
+
+/// The longest tenant name (SPEC §12: physical names have tight budgets).
+pub const TENANT_NAME_MAX: usize = 20;
+
+/// Why `name` cannot be a tenant's name, or `None`: lowercase letters,
+/// digits and `-`, at most [`TENANT_NAME_MAX`], not the reserved `admin`.
+pub fn tenant_name_problem(name: &str) -> Option<String> {
+    if name == "admin" {
+        return Some("`admin` is reserved for the platform team's files".into());
+    }
+    if name.len() > TENANT_NAME_MAX {
+        return Some(format!("it is {} characters long; the limit is {TENANT_NAME_MAX}", name.chars().count()));
+    }
+    crate::scope::Name::new("tenant", name).err().map(|e| e.reason.to_string())
 }
 
 pub const DEFAULT_LOCK_TABLE: &str = "panka-locks";
@@ -283,11 +301,27 @@ impl Config {
                 }
             },
         };
-        let tenant = overrides
-            .tenant
-            .clone()
-            .or_else(|| get("PANKA_TENANT_NAME", &file.tenant.name))
-            .unwrap_or_else(|| "default".to_string());
+        // Tenant mode (SPEC §12): a configured tenant is the only one a
+        // non-admin command may touch.
+        let configured = get("PANKA_TENANT_NAME", &file.tenant.name);
+        if let (Some(mine), Some(asked)) = (&configured, &overrides.tenant) {
+            if mine != asked && !overrides.admin {
+                return Err(config_error(
+                    format!(
+                        "this configuration is tenant `{mine}`'s (tenant mode): `--tenant {}` is refused",
+                        asked.escape_debug()
+                    ),
+                    "a tenant's commands stay in its own prefix and lock partition; only `panka admin …` and `locks --all-tenants` see other tenants",
+                ));
+            }
+        }
+        let tenant = overrides.tenant.clone().or(configured).unwrap_or_else(|| "default".to_string());
+        if let Some(problem) = tenant_name_problem(&tenant) {
+            return Err(config_error(
+                format!("tenant name `{}` is not valid: {problem}", tenant.escape_debug()),
+                "tenant names are lowercase letters, digits and `-`, at most 20 characters",
+            ));
+        }
         Ok(Config {
             backend,
             bucket,
@@ -384,7 +418,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((c.tenant.as_str(), c.lock_table.as_str()), ("env-tenant", "t2"));
-        let o = Overrides { tenant: Some("flag-tenant".into()), ..Default::default() };
+        let o = Overrides { tenant: Some("flag-tenant".into()), admin: true, ..Default::default() };
         let c = resolve(Some(file), &[("PANKA_TENANT_NAME", "env-tenant")], o).unwrap();
         assert_eq!(c.tenant, "flag-tenant");
         let c = resolve(None, &[], Overrides::default()).unwrap();
@@ -407,5 +441,22 @@ mod tests {
     #[test]
     fn bad_enum_from_env_is_an_error() {
         assert!(resolve(None, &[("PANKA_BACKEND_TYPE", "gcs")], Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn a_configured_tenant_refuses_another_outside_admin_commands() {
+        let asked = |tenant: &str, admin: bool| Overrides { tenant: Some(tenant.into()), admin, ..Default::default() };
+        let err = resolve(None, &[("PANKA_TENANT_NAME", "team-a")], asked("team-b", false)).unwrap_err();
+        let text = err.diagnostics.0[0].message.clone();
+        assert!(text.contains("tenant `team-a`") && text.contains("--tenant team-b"), "{text}");
+        assert_eq!(resolve(None, &[("PANKA_TENANT_NAME", "team-a")], asked("team-a", false)).unwrap().tenant, "team-a");
+        assert_eq!(resolve(None, &[("PANKA_TENANT_NAME", "team-a")], asked("team-b", true)).unwrap().tenant, "team-b");
+        // No tenant configured: any flag is the single team's choice.
+        assert_eq!(resolve(None, &[], asked("team-b", false)).unwrap().tenant, "team-b");
+        for bad in ["../b", "a:stack:x", "admin", "Team", "a-very-long-tenant-name-x"] {
+            assert!(resolve(None, &[], asked(bad, false)).is_err(), "{bad}");
+            assert!(tenant_name_problem(bad).is_some(), "{bad}");
+        }
+        assert_eq!(tenant_name_problem("team-a"), None);
     }
 }

@@ -248,16 +248,30 @@ fn config_file_errors_are_located_and_env_twins_apply() {
     )
     .unwrap();
     assert_eq!(plan.tenant, "payments-team");
+    // Tenant mode: the configured tenant refuses another, and a name
+    // crafted to escape is refused before any request (SPEC §12).
+    for other in ["flag-team", "../b", "a:stack:x"] {
+        let out = panka()
+            .args(["plan", "--tenant", other, "-C", dir.to_str().unwrap()])
+            .env("PANKA_TENANT_NAME", "payments-team")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{other}: {}", stderr(&out));
+        assert!(stderr(&out).contains("tenant `payments-team`'s (tenant mode)"), "{}", stderr(&out));
+    }
+    let out = panka().args(["plan", "--tenant", "../b", "-C", dir.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("tenant name `../b` is not valid"), "{}", stderr(&out));
+    // Without a configured tenant the flag picks one.
     let flag: Plan = serde_json::from_slice(
         &panka()
             .args(["plan", "--output", "json", "--tenant", "flag-team", "-C", dir.to_str().unwrap()])
-            .env("PANKA_TENANT_NAME", "payments-team")
             .output()
             .unwrap()
             .stdout,
     )
     .unwrap();
-    assert_eq!(flag.tenant, "flag-team", "the flag wins over the environment");
+    assert_eq!(flag.tenant, "flag-team");
 }
 
 #[test]

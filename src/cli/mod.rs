@@ -134,6 +134,8 @@ pub enum Command {
 pub struct Context {
     pub global: GlobalArgs,
     pub printer: Printer,
+    /// An admin command: `--tenant` may name any tenant (SPEC §12).
+    pub admin: bool,
 }
 
 impl Context {
@@ -142,6 +144,7 @@ impl Context {
             config_file: self.global.config.clone(),
             tenant: self.global.tenant.clone(),
             pulumi_binary: self.global.pulumi.clone(),
+            admin: self.admin,
         };
         Config::from_env(&overrides).map_err(|f| self.report(f))
     }
@@ -185,7 +188,12 @@ impl Context {
 
 pub fn run(cli: Cli) -> Result<ExitStatus> {
     let printer = Printer::new(cli.global.output, cli.global.quiet, cli.global.verbose, cli.global.no_color);
-    let ctx = Context { global: cli.global, printer };
+    let admin = match &cli.command {
+        Command::Admin(_) => true,
+        Command::Locks(args) => args.all_tenants,
+        _ => false,
+    };
+    let ctx = Context { global: cli.global, printer, admin };
     match cli.command {
         Command::Init(args) => init::run(&ctx, args),
         Command::Validate(args) => validate::run(&ctx, args),
