@@ -22,6 +22,8 @@ pub struct PlanArgs {
     /// Also list components that do not change.
     #[arg(long)]
     pub show_unchanged: bool,
+    #[command(flatten)]
+    pub policy: super::policy::PolicyFlags,
 }
 
 pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
@@ -32,8 +34,11 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
     }
     let config = ctx.config()?;
     let state = read_state(ctx, &config, p.stack.name(), &env)?;
-    let plan = plan::plan(&p.stack, &p.graph, state.as_ref(), &config.tenant);
-    if let Some(out) = &args.out {
+    let mut plan = plan::plan(&p.stack, &p.graph, state.as_ref(), &config.tenant);
+    plan.cost = Some(crate::cost::estimate(&plan, state.as_ref(), &p.stack.provider.region));
+    let policies = super::policy::load(ctx, &config)?;
+    let verdict = super::policy::check_plan(ctx, &policies, &p, &config, &args.policy, &mut plan)?;
+    if let Some(out) = args.out.as_ref().filter(|_| !verdict.denied()) {
         let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
         std::fs::write(out, text).with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
     }
@@ -41,6 +46,12 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
         ctx.printer.json(&plan);
     } else {
         ctx.printer.out(&render::to_text(&plan, ctx.printer.color, args.show_unchanged));
+        if let Some(cost) = &plan.cost {
+            ctx.printer.out(&crate::cost::render::to_text(cost, ctx.printer.verbose > 0));
+        }
+    }
+    super::policy::finish(ctx, &p.stack, &verdict)?;
+    if !ctx.printer.json_mode() {
         if let Some(out) = &args.out {
             ctx.printer.info(&format!(
                 "saved the plan to `{}`; apply exactly it with `panka apply {}`",
