@@ -276,7 +276,8 @@ fn a_microservice_with_one_replica_in_production_is_denied_and_a_cronjob_is_not(
     assert!(diags.iter().all(|d| !d.message.contains("reconciliation")), "{diags:#?}");
 
     // Switched off by name in the config: passes.
-    let config = dir.join("panka-config.yaml");
+    // (outside the stack directory: every YAML file inside it is a stack file)
+    let config = dir.parent().unwrap().join("panka-config.yaml");
     write(&config, "policy:\n  disable: [production-replicas]\n");
     let out = panka()
         .args(["validate", "-C"])
@@ -297,8 +298,7 @@ fn a_microservice_with_one_replica_in_production_is_denied_and_a_cronjob_is_not(
 fn a_public_bucket_and_an_unencrypted_database_are_denied_everywhere() {
     let (_tmp, dir) = example("payments");
     let s3 = dir.join("services/billing/components/invoices/s3.yaml");
-    let mut text = std::fs::read_to_string(&s3).unwrap();
-    text.push_str("  blockPublicAccess: false\n");
+    let text = std::fs::read_to_string(&s3).unwrap().replace("blockPublicAccess: true", "blockPublicAccess: false");
     std::fs::write(&s3, text).unwrap();
     let rds = dir.join("services/backend/components/database/rds.yaml");
     let text = std::fs::read_to_string(&rds).unwrap().replace("encryption: {atRest: true}", "encryption: {atRest: false}");
@@ -307,7 +307,8 @@ fn a_public_bucket_and_an_unencrypted_database_are_denied_everywhere() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let s3d = find(&diags, "panka.builtin.s3_private");
     assert_eq!(at(s3d).0, "services/billing/components/invoices/s3.yaml");
-    assert_eq!((s3d.line, s3d.column), (Some(position(&s3, "blockPublicAccess: ", "false").0), Some(22)));
+    let (l, c) = position(&s3, "blockPublicAccess: ", "false");
+    assert_eq!((s3d.line, s3d.column), (Some(l), Some(c)));
     let rdsd = find(&diags, "panka.builtin.rds_protected");
     let (l, c) = position(&rds, "atRest: ", "false");
     assert_eq!(at(rdsd), ("services/backend/components/database/rds.yaml".to_string(), l, c));
@@ -371,17 +372,18 @@ test_wrong_expectation if {
 #[test]
 fn a_syntax_error_is_reported_at_its_own_file_and_line() {
     let (_tmp, dir) = example("minimal");
+    // Line 6 holds an expression with no right operand.
     write(&dir.join("policies/broken.rego"), "package panka.broken\n\nimport rego.v1\n\ndeny contains msg if {\n\tmsg := \"x\" +\n}\n");
     for args in [&["validate"][..], &["plan", "-e", "dev"][..]] {
         let out = panka().args(args).arg("-C").arg(&dir).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.contains("policies/broken.rego:7:"), "{args:?}: {err}");
+        assert!(err.contains("policies/broken.rego:6:"), "{args:?}: {err}");
         assert!(err.contains("does not compile"), "{err}");
     }
     let out = panka().args(["policy", "test"]).arg(dir.join("policies")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("policies/broken.rego:7:"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("policies/broken.rego:6:"), "{}", stderr(&out));
 }
 
 /// The payments estimate in production, against figures worked out here
