@@ -31,7 +31,9 @@ fn write_stack(dir: &Path) {
         for c in 0..PER_SERVICE {
             let doc = match c % 4 {
                 0 | 1 => format!(
-                    "apiVersion: components.panka.io/v1\nkind: Worker\nmetadata:\n  name: w{c}\n  labels: {{owner: team{s}}}\nspec:\n  image: {{repository: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/w, tag: \"1.0.{c}\"}}\n  environment:\n    - {{name: LOG_LEVEL, value: info}}\n"
+                    "apiVersion: components.panka.io/v1\nkind: Worker\nmetadata:\n  name: w{c}\n  labels: {{{}: team{s}}}\nspec:\n  image: {{repository: 123456789012.dkr.ecr.eu-west-1.amazonaws.com/w, tag: \"1.0.{c}\"}}\n  environment:\n    - {{name: LOG_LEVEL, value: info}}\n",
+                    // every tenth service forgets its owner: findings to report
+                    if s % 10 == 0 { "team" } else { "owner" }
                 ),
                 2 => format!(
                     "apiVersion: components.panka.io/v1\nkind: SQS\nmetadata:\n  name: q{c}\nspec:\n  visibilityTimeoutSeconds: 60\n  usage: {{requestsPerMonth: 1000000}}\n"

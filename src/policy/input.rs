@@ -2,7 +2,8 @@
 //! `plan` and `apply` (docs/policy.md has its schema):
 //!
 //! - the plan document as `--output json` prints it (`stack`,
-//!   `environment`, `tenant`, `summary`, `changes[]`, `cost` …), and
+//!   `environment`, `tenant`, `summary`, `changes[]` without their
+//!   `config`, `cost` …), and
 //! - `components`: `service/component` → the resolved desired
 //!   configuration (`kind`, `spec`, `infra`, `context`) plus `id`,
 //!   `service`, `name`, `labels` and the plan's `action`;
@@ -44,6 +45,13 @@ pub fn for_plan(plan: &Plan, stack: &LoadedStack) -> Value {
     }
     let o = doc.as_object_mut().expect("a plan is an object");
     o.remove("policy");
+    // Each configuration once, under `components` (half the document to
+    // convert for the engine on a large plan).
+    if let Some(Value::Array(changes)) = o.get_mut("changes") {
+        for c in changes.iter_mut().filter_map(Value::as_object_mut) {
+            c.remove("config");
+        }
+    }
     o.insert("components".into(), Value::Object(components));
     o.insert("region".into(), json!(stack.provider.region));
     doc

@@ -6,7 +6,7 @@
 //!
 //! Paths read `spec.ports[0].port`, relative to the component, or as input
 //! paths: `components["backend/api"].infra.replicas`,
-//! `changes[3].config.spec.image`. A path that goes deeper than the YAML
+//! `changes[3].spec.image` (or `changes[3].config.spec.image`). A path that goes deeper than the YAML
 //! does (a default the file never wrote) points at the deepest field that
 //! exists; a finding with no component points at the stack's name.
 
