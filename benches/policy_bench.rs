@@ -26,7 +26,11 @@ fn write_stack(dir: &Path) {
     for s in 0..SERVICES {
         let svc = dir.join(format!("services/s{s}"));
         std::fs::create_dir_all(&svc).unwrap();
-        std::fs::write(svc.join("service.yaml"), format!("apiVersion: core.panka.io/v1\nkind: Service\nmetadata:\n  name: s{s}\n")).unwrap();
+        std::fs::write(
+            svc.join("service.yaml"),
+            format!("apiVersion: core.panka.io/v1\nkind: Service\nmetadata:\n  name: s{s}\n"),
+        )
+        .unwrap();
         let mut docs = Vec::new();
         for c in 0..PER_SERVICE {
             let doc = match c % 4 {

@@ -301,7 +301,8 @@ fn a_public_bucket_and_an_unencrypted_database_are_denied_everywhere() {
     let text = std::fs::read_to_string(&s3).unwrap().replace("blockPublicAccess: true", "blockPublicAccess: false");
     std::fs::write(&s3, text).unwrap();
     let rds = dir.join("services/backend/components/database/rds.yaml");
-    let text = std::fs::read_to_string(&rds).unwrap().replace("encryption: {atRest: true}", "encryption: {atRest: false}");
+    let text =
+        std::fs::read_to_string(&rds).unwrap().replace("encryption: {atRest: true}", "encryption: {atRest: false}");
     std::fs::write(&rds, text).unwrap();
     let (out, diags) = validate_json(&dir, "dev", &[]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
@@ -373,7 +374,10 @@ test_wrong_expectation if {
 fn a_syntax_error_is_reported_at_its_own_file_and_line() {
     let (_tmp, dir) = example("minimal");
     // Line 6 holds an expression with no right operand.
-    write(&dir.join("policies/broken.rego"), "package panka.broken\n\nimport rego.v1\n\ndeny contains msg if {\n\tmsg := \"x\" +\n}\n");
+    write(
+        &dir.join("policies/broken.rego"),
+        "package panka.broken\n\nimport rego.v1\n\ndeny contains msg if {\n\tmsg := \"x\" +\n}\n",
+    );
     for args in [&["validate"][..], &["plan", "-e", "dev"][..]] {
         let out = panka().args(args).arg("-C").arg(&dir).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
@@ -402,19 +406,19 @@ fn the_payments_estimate_matches_hand_computed_figures() {
     // backend/api: MicroService, arm64 Fargate, 3 tasks × 1 vCPU × 2 GB
     // (infra.production.yaml), plus a share of 1 LCU of the shared ALB.
     let api = 3.0 * 1.0 * h * 0.03238 + 3.0 * 2.0 * h * 0.00356 + h * 0.008; // 70.91 + 15.59 + 5.84
-    // backend/cache: Valkey cache.r7g.large, 1 primary + 2 replicas, at 80 % of the node price.
+                                                                             // backend/cache: Valkey cache.r7g.large, 1 primary + 2 replicas, at 80 % of the node price.
     let cache = 3.0 * h * 0.240 * 0.8; // 420.48
-    // backend/database: db.r7g.large Multi-AZ (×2) + 400 GB gp3 (×2).
+                                       // backend/database: db.r7g.large Multi-AZ (×2) + 400 GB gp3 (×2).
     let database = 2.0 * h * 0.262 + 2.0 * 400.0 * 0.127; // 382.52 + 101.60
-    // billing/invoice-worker: Fargate Spot, 2 tasks × 0.5 vCPU × 2 GB.
+                                                          // billing/invoice-worker: Fargate Spot, 2 tasks × 0.5 vCPU × 2 GB.
     let worker = 2.0 * 0.5 * h * 0.01338 + 2.0 * 2.0 * h * 0.00147; // 9.77 + 4.29
-    // billing/ledger: provisioned 200 RCU + 100 WCU, 40 GB stored.
+                                                                    // billing/ledger: provisioned 200 RCU + 100 WCU, 40 GB stored.
     let ledger = 200.0 * h * 0.000147 + 100.0 * h * 0.000735 + 40.0 * 0.283; // 21.46 + 53.66 + 11.32
-    // billing/invoices: 800 GB in S3 Standard.
+                                                                             // billing/invoices: 800 GB in S3 Standard.
     let invoices = 800.0 * 0.023; // 18.40
-    // notifications/events: 3 M publishes.
+                                  // notifications/events: 3 M publishes.
     let events = 3.0 * 0.5; // 1.50
-    // notifications/sender: 3 M requests, 400 ms at 512 MB on arm64.
+                            // notifications/sender: 3 M requests, 400 ms at 512 MB on arm64.
     let sender = 3.0 * 0.2 + 3_000_000.0 * 0.4 * 0.5 * 0.0000133334; // 0.60 + 8.00
     let expected = [
         ("backend/api", api),

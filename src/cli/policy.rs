@@ -110,8 +110,10 @@ fn display(stack_dir: &Path, path: &Path) -> String {
 /// turn them into an exit-2 error.
 fn report_errors(ctx: &Context, files: &[PolicyFile], errors: Vec<PolicyError>) -> anyhow::Error {
     let mut sources = Sources::default();
-    let ids: Vec<_> =
-        files.iter().map(|f| (f.path.clone(), sources.add(PathBuf::from(&f.path), f.path.clone(), f.text.clone()))).collect();
+    let ids: Vec<_> = files
+        .iter()
+        .map(|f| (f.path.clone(), sources.add(PathBuf::from(&f.path), f.path.clone(), f.text.clone())))
+        .collect();
     let mut diags = Diagnostics::default();
     for e in errors {
         let span = ids
@@ -201,7 +203,8 @@ pub fn diagnostics(stack: &LoadedStack, plan: Option<&Plan>, found: &[Violation]
                 let name = v.source.package.trim_start_matches("panka.builtin.").replace('_', "-");
                 hint.push_str(&format!("; built-in policy `{name}`: switch it off with `policy.disable: [{name}]`"));
             }
-            let mut d = Diagnostic::error("policy", span, v.message.clone()).with_hint(hint).with_source(v.source.clone());
+            let mut d =
+                Diagnostic::error("policy", span, v.message.clone()).with_hint(hint).with_source(v.source.clone());
             d.severity = severity;
             d
         })
@@ -292,10 +295,8 @@ pub fn finish(ctx: &Context, stack: &LoadedStack, verdict: &Verdict) -> Result<(
     if verdict.denied() {
         if !ctx.printer.json_mode() {
             let n = verdict.diagnostics.iter().filter(|d| d.is_error()).count();
-            ctx.printer.error(&format!(
-                "denied by policy: {n} violation{}; nothing was run",
-                if n == 1 { "" } else { "s" }
-            ));
+            ctx.printer
+                .error(&format!("denied by policy: {n} violation{}; nothing was run", if n == 1 { "" } else { "s" }));
         }
         return Err(Failure::printed(ExitStatus::Invalid).into());
     }

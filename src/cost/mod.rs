@@ -162,9 +162,17 @@ fn price_config(config: &Value, region: &Region<'_>) -> Priced {
             } else {
                 ("x86_64", "Fargate x86_64")
             };
-            match (region.price(&format!("/fargate/{rates}/vcpuHour")), region.price(&format!("/fargate/{rates}/gbHour"))) {
+            match (
+                region.price(&format!("/fargate/{rates}/vcpuHour")),
+                region.price(&format!("/fargate/{rates}/gbHour")),
+            ) {
                 (Some(vcpu), Some(gbh)) => {
-                    p.add(format!("{label} vCPU ({tasks} task(s) × {cpu} vCPU)"), tasks * cpu * hours, "vCPU-hour", vcpu);
+                    p.add(
+                        format!("{label} vCPU ({tasks} task(s) × {cpu} vCPU)"),
+                        tasks * cpu * hours,
+                        "vCPU-hour",
+                        vcpu,
+                    );
                     p.add(format!("{label} memory ({tasks} task(s) × {gb} GB)"), tasks * gb * hours, "GB-hour", gbh);
                 }
                 _ => p.missing("Fargate prices missing from the table"),
@@ -208,7 +216,12 @@ fn price_config(config: &Value, region: &Region<'_>) -> Priced {
                 Some(h) => {
                     let factor = if valkey { region.price("/elasticache/valkeyFactor").unwrap_or(1.0) } else { 1.0 };
                     let engine = if valkey { "Valkey" } else { "Redis OSS" };
-                    p.add(format!("ElastiCache {engine} {node} ({nodes} node(s))"), nodes * hours, "node-hour", h * factor);
+                    p.add(
+                        format!("ElastiCache {engine} {node} ({nodes} node(s))"),
+                        nodes * hours,
+                        "node-hour",
+                        h * factor,
+                    );
                 }
                 None => p.missing(format!("node type `{node}` (not in the price table)")),
             }
@@ -245,10 +258,16 @@ fn price_config(config: &Value, region: &Region<'_>) -> Priced {
                     p.add("Lambda requests", requests / 1e6, "million requests", price);
                 }
                 let arch = text(config, "/spec/architecture").unwrap_or("arm64");
-                match (num(config, "/spec/usage/averageDurationMs"), region.price(&format!("/lambda/gbSecond/{arch}"))) {
+                match (num(config, "/spec/usage/averageDurationMs"), region.price(&format!("/lambda/gbSecond/{arch}")))
+                {
                     (Some(ms), Some(price)) => {
                         let gb = num(config, "/spec/memory").unwrap_or(128.0) / 1024.0;
-                        p.add(format!("Lambda compute {arch} ({gb} GB × {ms} ms)"), requests * ms / 1000.0 * gb, "GB-second", price);
+                        p.add(
+                            format!("Lambda compute {arch} ({gb} GB × {ms} ms)"),
+                            requests * ms / 1000.0 * gb,
+                            "GB-second",
+                            price,
+                        );
                     }
                     _ => p.missing("compute time (usage.averageDurationMs not declared)"),
                 }

@@ -165,11 +165,8 @@ fn in_component(stack: &LoadedStack, c: &Component, segs: &[PathSeg]) -> Span {
 /// The span of a finding in the stack's YAML.
 pub fn locate(stack: &LoadedStack, plan: Option<&Plan>, v: &Violation) -> Span {
     let (component, segs) = target(v, plan);
-    let found = component
-        .as_deref()
-        .and_then(ComponentId::parse)
-        .and_then(|id| stack.components.get(&id))
-        .or_else(|| {
+    let found =
+        component.as_deref().and_then(ComponentId::parse).and_then(|id| stack.components.get(&id)).or_else(|| {
             // `name` alone: the one component of that name.
             let name = component.as_deref()?;
             let mut m = stack.components.values().filter(|c| c.id.name == name);

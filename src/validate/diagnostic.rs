@@ -34,8 +34,9 @@ pub struct Diagnostic {
     /// Where the problem is; `None` only for problems with no source (CLI input).
     pub span: Option<Span>,
     pub labels: Vec<Label>,
-    /// The policy that found the problem (issue 15).
-    pub source: Option<crate::policy::PolicySource>,
+    /// The policy that found the problem (issue 15); boxed, as most
+    /// diagnostics have none and `Result<_, Diagnostic>` stays small.
+    pub source: Option<Box<crate::policy::PolicySource>>,
 }
 
 impl Diagnostic {
@@ -71,7 +72,7 @@ impl Diagnostic {
     }
 
     pub fn with_source(mut self, source: crate::policy::PolicySource) -> Self {
-        self.source = Some(source);
+        self.source = Some(Box::new(source));
         self
     }
 

@@ -38,7 +38,7 @@ pub fn to_json(sources: &Sources, diags: &[Diagnostic]) -> Vec<JsonDiagnostic> {
             code: d.code.to_string(),
             message: d.message.clone(),
             hint: d.hint.clone(),
-            source: d.source.clone(),
+            source: d.source.as_deref().cloned(),
         })
         .collect()
 }
