@@ -564,3 +564,31 @@ fn a_policy_bundle_is_read_from_s3() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("s3://no-such-bucket-here/admin/policies"), "{}", stderr(&out));
 }
+
+#[test]
+fn programs_are_in_the_input_only_with_the_flag() {
+    let (_tmp, dir) = example("minimal");
+    write(
+        &dir.join("policies/programs.rego"),
+        r#"package panka.programs
+
+import rego.v1
+
+deny contains {"msg": sprintf("`%s` renders an %s", [id, r.type]), "component": id} if {
+	some id, p in input.programs
+	some r in p.resources
+	r.type == "aws:sqs:Queue"
+}
+"#,
+    );
+    let (out, doc) = plan_json(&dir, "dev", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(doc.policy.unwrap().denies, 0, "no programs without --programs");
+    let (out, doc) = plan_json(&dir, "dev", &["--programs"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let report = doc.policy.unwrap();
+    let d = find(&report.violations, "panka.programs");
+    assert_eq!(d.message, "`orders/jobs` renders an aws:sqs:Queue");
+    let (l, c) = position(&dir.join("services/orders/components/jobs/sqs.yaml"), "name: ", "jobs");
+    assert_eq!(at(d), ("services/orders/components/jobs/sqs.yaml".to_string(), l, c));
+}

@@ -37,7 +37,7 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
     let mut plan = plan::plan(&p.stack, &p.graph, state.as_ref(), &config.tenant);
     plan.cost = Some(crate::cost::estimate(&plan, state.as_ref(), &p.stack.provider.region));
     let policies = super::policy::load(ctx, &config)?;
-    let verdict = super::policy::check_plan(ctx, &policies, &p, &config, &args.policy, &mut plan)?;
+    let verdict = super::policy::check_plan(&policies, &p, &config, &args.policy, &mut plan)?;
     if let Some(out) = args.out.as_ref().filter(|_| !verdict.denied()) {
         let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
         std::fs::write(out, text).with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
             ctx.printer.out(&crate::cost::render::to_text(cost, ctx.printer.verbose > 0));
         }
     }
-    super::policy::finish(ctx, &p.stack, &verdict)?;
+    super::policy::finish(ctx, &p.stack, &verdict, true)?;
     if !ctx.printer.json_mode() {
         if let Some(out) = &args.out {
             ctx.printer.info(&format!(

@@ -120,10 +120,7 @@ fn report_errors(ctx: &Context, files: &[PolicyFile], errors: Vec<PolicyError>) 
             .iter()
             .find(|(p, _)| *p == e.file)
             .and_then(|(_, id)| Some(Span::new(*id, e.line?, e.column.unwrap_or(1), 1)));
-        let message = match span {
-            Some(_) => format!("policy `{}` does not compile: {}", e.file, e.message),
-            None => format!("policy `{}` does not compile: {}", e.file, e.message),
-        };
+        let message = format!("policy `{}` does not compile: {}", e.file, e.message);
         diags.push(
             Diagnostic::error("policy-syntax", span, message)
                 .with_hint("fix the Rego, then check it with `panka policy test`"),
@@ -244,7 +241,6 @@ impl Verdict {
 /// `plan` and `apply`: the policies on the whole plan document (with its
 /// cost when estimated); the report goes into `plan.policy`.
 pub fn check_plan(
-    ctx: &Context,
     set: &PolicySet,
     prepared: &Prepared,
     config: &Config,
@@ -266,7 +262,6 @@ pub fn check_plan(
         warn_only: flags.policy_warn_only,
         violations: json,
     });
-    let _ = ctx;
     Ok(Verdict { diagnostics })
 }
 
@@ -287,9 +282,10 @@ fn programs(prepared: &Prepared, config: &Config) -> Result<serde_json::Map<Stri
         .collect())
 }
 
-/// Print a verdict's findings; a deny becomes the exit-2 error.
-pub fn finish(ctx: &Context, stack: &LoadedStack, verdict: &Verdict) -> Result<()> {
-    if !ctx.printer.json_mode() {
+/// Print a verdict's findings (in JSON mode only when no document carries
+/// them: `plan` prints them inside the plan); a deny becomes the exit-2 error.
+pub fn finish(ctx: &Context, stack: &LoadedStack, verdict: &Verdict, in_document: bool) -> Result<()> {
+    if !(ctx.printer.json_mode() && in_document) {
         ctx.printer.diagnostics(&stack.sources, &verdict.diagnostics);
     }
     if verdict.denied() {
@@ -351,8 +347,8 @@ impl Gate {
                 plan
             }
         };
-        let verdict = check_plan(ctx, &set, prepared, config, flags, &mut plan)?;
-        finish(ctx, &prepared.stack, &verdict)?;
+        let verdict = check_plan(&set, prepared, config, flags, &mut plan)?;
+        finish(ctx, &prepared.stack, &verdict, false)?;
         Ok(Gate { set, flags: flags.clone(), checked: plan_key(&plan) })
     }
 
@@ -370,7 +366,7 @@ impl Gate {
         }
         let mut plan = plan.clone();
         plan.cost = Some(crate::cost::estimate(&plan, state, &prepared.stack.provider.region));
-        let verdict = check_plan(ctx, &self.set, prepared, config, &self.flags, &mut plan)?;
-        finish(ctx, &prepared.stack, &verdict)
+        let verdict = check_plan(&self.set, prepared, config, &self.flags, &mut plan)?;
+        finish(ctx, &prepared.stack, &verdict, false)
     }
 }
