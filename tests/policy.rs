@@ -274,6 +274,13 @@ fn a_microservice_with_one_replica_in_production_is_denied_and_a_cronjob_is_not(
     assert!(d.message.contains("backend/api"), "{}", d.message);
     // billing/reconciliation is a CronJob with one replica: not concerned.
     assert!(diags.iter().all(|d| !d.message.contains("reconciliation")), "{diags:#?}");
+    // Every environment at once (regression: the production overlay's line
+    // was shown empty, from the sources of `dev`, which does not read it).
+    let out = panka().args(["validate", "-C"]).arg(&dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("{}:{line}:{col}", infra.display())), "{err}");
+    assert!(err.contains("replicas: 1"), "{err}");
 
     // Switched off by name in the config: passes.
     // (outside the stack directory: every YAML file inside it is a stack file)

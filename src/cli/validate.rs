@@ -47,8 +47,10 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
                 super::policy::check_stack(&policies, &p.stack, &config.tenant, &args.policy)?
                     .into_iter()
                     .for_each(|d| add(d, env));
-                if sources.is_none() {
-                    sources = Some(std::mem::take(&mut p.stack.sources));
+                match &mut sources {
+                    None => sources = Some(std::mem::take(&mut p.stack.sources)),
+                    // Overlays of this environment were not read for the first one.
+                    Some(s) => s.fill_from(&p.stack.sources),
                 }
                 crate::pipeline::discard(p);
             }
@@ -58,6 +60,8 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
                     || f.sources.len() > sources.as_ref().map_or(0, |s: &crate::load::sources::Sources| s.len())
                 {
                     sources = Some(f.sources);
+                } else if let Some(s) = &mut sources {
+                    s.fill_from(&f.sources);
                 }
             }
         }
