@@ -7,7 +7,7 @@ VENV    := .venv
 CARGO   ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: build example test venv schema pulumi bench bench-scale bench-locks bench-apply bench-pulumi bench-day2 soak lint fmt clean
+.PHONY: build example test venv schema pulumi bench bench-scale bench-locks bench-apply bench-pulumi bench-day2 bench-policy soak lint fmt clean
 
 build:
 	$(CARGO) build --release --locked
@@ -50,7 +50,7 @@ pulumi: venv
 	bash scripts/build-pulumi.sh
 
 # Speed and scale figures (see bench/README.md).
-bench: bench-scale bench-locks bench-apply bench-pulumi bench-day2
+bench: bench-scale bench-locks bench-apply bench-pulumi bench-day2 bench-policy
 
 bench-scale: build
 	python3 bench/scale.py --panka $(PANKA)
@@ -69,6 +69,10 @@ bench-locks: venv
 # `status` and `history` of 1,000 components with 500 deployments (S3 on moto).
 bench-day2: venv
 	$(CARGO) bench --locked --bench day2_bench
+
+# Policy evaluation of a 1,000-component plan with 20 policies (target ≤ 200 ms).
+bench-policy:
+	$(CARGO) bench --locked --bench policy_bench
 
 # The lock soak (tests/soak.rs): 16 processes on 4 stacks under random
 # network faults and SIGKILLs, then the invariants checked from their logs.

@@ -43,6 +43,21 @@ pub struct FileConfig {
     pub tenant: TenantSection,
     #[serde(default)]
     pub pulumi: PulumiSection,
+    #[serde(default)]
+    pub policy: PolicySection,
+}
+
+/// `policy:` (issue 15): the platform team's policies and the built-ins
+/// switched off.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySection {
+    /// Local directories or `.rego` files, and `s3://bucket/prefix` bundles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    /// Built-in policies switched off, by name (`production-replicas` …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disable: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -111,7 +126,7 @@ pub struct PulumiSection {
 }
 
 /// Every key with its environment twin, for docs and `panka config`.
-pub const KEYS: [(&str, &str); 19] = [
+pub const KEYS: [(&str, &str); 21] = [
     ("backend.type", "PANKA_BACKEND_TYPE"),
     ("backend.bucket", "PANKA_BACKEND_BUCKET"),
     ("backend.prefix", "PANKA_BACKEND_PREFIX"),
@@ -129,6 +144,8 @@ pub const KEYS: [(&str, &str); 19] = [
     ("pulumi.binary", "PANKA_PULUMI_BINARY"),
     ("pulumi.passphrase", "PANKA_PULUMI_PASSPHRASE"),
     ("pulumi.lockWait", "PANKA_PULUMI_LOCK_WAIT"),
+    ("policy.paths", "PANKA_POLICY_PATHS"),
+    ("policy.disable", "PANKA_POLICY_DISABLE"),
     ("config", "PANKA_CONFIG"),
     ("environment", "PANKA_ENVIRONMENT"),
 ];
@@ -158,6 +175,10 @@ pub struct Config {
     pub pulumi_passphrase: Option<String>,
     /// How long a takeover waits for a Pulumi lock to clear.
     pub pulumi_lock_wait: Duration,
+    /// Policy sources beyond the built-ins and the stack's `policies/`.
+    pub policy_paths: Vec<String>,
+    /// Built-in policies switched off.
+    pub policy_disable: Vec<String>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -202,6 +223,12 @@ fn config_error(message: String, hint: &str) -> LoadFailure {
     let mut d = Diagnostics::default();
     d.push(Diagnostic::error("config", None, message).with_hint(hint.to_string()));
     LoadFailure { sources: Sources::default(), diagnostics: d }
+}
+
+/// A comma-separated list from an environment variable (`None` when unset or empty).
+fn list(value: Option<String>) -> Option<Vec<String>> {
+    let v = value.filter(|v| !v.trim().is_empty())?;
+    Some(v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
 }
 
 /// `90s`, `10m`, `1h`, or plain seconds.
@@ -340,6 +367,8 @@ impl Config {
             pulumi_binary: overrides.pulumi_binary.clone().or_else(|| get("PANKA_PULUMI_BINARY", &file.pulumi.binary)),
             pulumi_passphrase: get("PANKA_PULUMI_PASSPHRASE", &file.pulumi.passphrase),
             pulumi_lock_wait,
+            policy_paths: list(env("PANKA_POLICY_PATHS")).unwrap_or(file.policy.paths.clone()),
+            policy_disable: list(env("PANKA_POLICY_DISABLE")).unwrap_or(file.policy.disable.clone()),
             file: path.filter(|p| p.exists()),
         })
     }
@@ -436,6 +465,16 @@ mod tests {
         let d = &e.diagnostics.0[0];
         assert_eq!((d.span.unwrap().line, d.span.unwrap().col), (2, 3));
         assert_eq!(d.hint.as_deref(), Some("did you mean `bucket`?"));
+    }
+
+    #[test]
+    fn policy_lists_from_file_and_env() {
+        let file = "policy:\n  paths: [s3://b/admin/policies, ./p]\n  disable: [s3-private]\n";
+        let c = resolve(Some(file), &[], Overrides::default()).unwrap();
+        assert_eq!(c.policy_paths, vec!["s3://b/admin/policies", "./p"]);
+        assert_eq!(c.policy_disable, vec!["s3-private"]);
+        let c = resolve(Some(file), &[("PANKA_POLICY_DISABLE", "a, b")], Overrides::default()).unwrap();
+        assert_eq!(c.policy_disable, vec!["a", "b"]);
     }
 
     #[test]

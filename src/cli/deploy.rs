@@ -60,6 +60,8 @@ pub struct ApplyArgs {
     pub plan: Option<PathBuf>,
     #[command(flatten)]
     pub common: DeployArgs,
+    #[command(flatten)]
+    pub policy: super::policy::PolicyFlags,
 }
 
 #[derive(Debug, Args)]
@@ -308,6 +310,8 @@ fn apply_forcing(ctx: &Context, args: ApplyArgs, force: &BTreeSet<String>) -> Re
         }
         None => None,
     };
+    // Policies first: a deny stops the run before the lock (issue 15).
+    let gate = super::policy::Gate::before_lock(ctx, &s.prepared, &s.config, saved.as_ref(), &args.policy)?;
     let stack = &s.prepared.stack;
     let known: BTreeSet<String> = stack.components.keys().map(ToString::to_string).collect();
     let selection = selection(&args.common.targets, &known)?;
@@ -342,6 +346,7 @@ fn apply_forcing(ctx: &Context, args: ApplyArgs, force: &BTreeSet<String>) -> Re
             if let Some(saved) = &saved {
                 check_saved_plan(saved, &plan)?;
             }
+            gate.recheck(ctx, &s.prepared, &s.config, state.as_ref(), &plan)?;
             let in_scope = |c: &str| selection.as_ref().is_none_or(|sel| sel.contains(c));
             let changes = plan
                 .changes
@@ -872,6 +877,7 @@ pub fn run_drift(ctx: &Context, args: DriftArgs) -> Result<ExitStatus> {
                 lock_timeout: args.lock_timeout,
                 keep_going: false,
             },
+            policy: Default::default(),
         };
         return apply_forcing(ctx, apply, &drifted);
     }

@@ -12,6 +12,7 @@ mod init;
 mod locks;
 mod logs;
 mod plan;
+mod policy;
 mod render;
 mod state;
 mod validate;
@@ -108,6 +109,8 @@ pub enum Command {
     Rollback(deploy::RollbackArgs),
     /// Find what was changed out of band (read-only: Pulumi refresh previews).
     Drift(deploy::DriftArgs),
+    /// Policies: run their own tests (`panka policy test`).
+    Policy(policy::PolicyArgs),
     /// Write the Pulumi programs apply would run, one per component.
     Render(render::RenderArgs),
     /// List the tenant's locks with age and staleness.
@@ -203,6 +206,7 @@ pub fn run(cli: Cli) -> Result<ExitStatus> {
         Command::Destroy(args) => deploy::run_destroy(&ctx, args),
         Command::Rollback(args) => deploy::run_rollback(&ctx, args),
         Command::Drift(args) => deploy::run_drift(&ctx, args),
+        Command::Policy(args) => policy::run(&ctx, args),
         Command::Render(args) => render::run(&ctx, args),
         Command::Locks(args) => locks::run_locks(&ctx, args),
         Command::Unlock(args) => locks::run_unlock(&ctx, args),

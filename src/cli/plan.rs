@@ -14,7 +14,6 @@ use crate::pipeline::prepare;
 use crate::plan::{self, render};
 use crate::pulumi::runner::{Runner, Secrets};
 use crate::scope::Name;
-use crate::state::State;
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -35,6 +34,8 @@ pub struct PlanArgs {
     /// With `--preview`: how many components are previewed at once.
     #[arg(long, requires = "preview")]
     pub parallelism: Option<u32>,
+    #[command(flatten)]
+    pub policy: super::policy::PolicyFlags,
 }
 
 pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
@@ -44,13 +45,17 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
         ctx.printer.diagnostics(&p.stack.sources, &p.warnings);
     }
     let config = ctx.config()?;
-    let state = read_state(ctx, &config, p.stack.name(), &env)?;
+    let state = super::policy::read_state(ctx, &config, p.stack.name(), &env)?;
     let mut plan = plan::plan(&p.stack, &p.graph, state.as_ref(), &config.tenant);
-    if args.preview {
+    plan.cost = Some(crate::cost::estimate(&plan, state.as_ref(), &p.stack.provider.region));
+    let policies = super::policy::load(ctx, &config)?;
+    let verdict = super::policy::check_plan(&policies, &p, &config, &args.policy, &mut plan)?;
+    // A deny ends the run before any Pulumi process (SPEC §7).
+    if args.preview && !verdict.denied() {
         let parallelism = args.parallelism.unwrap_or(p.stack.stack.spec.deployment.parallelism).max(1) as usize;
         add_previews(ctx, &config, &p, &env, parallelism, &mut plan)?;
     }
-    if let Some(out) = &args.out {
+    if let Some(out) = args.out.as_ref().filter(|_| !verdict.denied()) {
         let text = serde_json::to_string_pretty(&plan).expect("plans serialize");
         std::fs::write(out, text).with_context(|| format!("cannot write the plan to `{}`", out.display()))?;
     }
@@ -61,6 +66,12 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
         if args.preview {
             ctx.printer.out(&previews_text(&plan));
         }
+        if let Some(cost) = &plan.cost {
+            ctx.printer.out(&crate::cost::render::to_text(cost, ctx.printer.verbose > 0));
+        }
+    }
+    super::policy::finish(ctx, &p.stack, &verdict, true)?;
+    if !ctx.printer.json_mode() {
         if let Some(out) = &args.out {
             ctx.printer.info(&format!(
                 "saved the plan to `{}`; apply exactly it with `panka apply {}`",
@@ -70,19 +81,6 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
         }
     }
     Ok(if args.detailed_exitcode && plan.has_changes() { ExitStatus::ChangesPresent } else { ExitStatus::Ok })
-}
-
-/// The stored state of a stack and environment (S3 or the local backend).
-fn read_state(ctx: &Context, config: &crate::config::Config, stack: &str, env: &str) -> Result<Option<State>> {
-    block_on(async {
-        let backends = open(ctx, config).await?;
-        let scope = backends.tenant.stack(
-            Name::new("stack", stack).map_err(name_failure)?,
-            Name::new("environment", env).map_err(name_failure)?,
-        );
-        let state = crate::state::read_state(backends.state.as_ref(), &scope).await.map_err(Failure::from)?;
-        Ok(state.map(|(state, _)| state))
-    })?
 }
 
 /// Fills in `changes[].preview`: creates list their program's resources;

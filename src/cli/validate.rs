@@ -16,6 +16,8 @@ pub struct ValidateArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub policy: super::policy::PolicyFlags,
 }
 
 pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
@@ -31,6 +33,8 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
         Some((_, envs)) => envs.push(env.to_string()),
         None => found.push((d, vec![env.to_string()])),
     };
+    let config = ctx.config()?;
+    let policies = super::policy::load(ctx, &config)?;
     let mut sources = None;
     let mut stack_name = None;
     let mut components = 0;
@@ -40,8 +44,13 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
                 stack_name = Some(p.stack.name().to_string());
                 components = components.max(p.stack.components.len());
                 std::mem::take(&mut p.warnings).into_iter().for_each(|d| add(d, env));
-                if sources.is_none() {
-                    sources = Some(std::mem::take(&mut p.stack.sources));
+                super::policy::check_stack(&policies, &p.stack, &config.tenant, &args.policy)?
+                    .into_iter()
+                    .for_each(|d| add(d, env));
+                match &mut sources {
+                    None => sources = Some(std::mem::take(&mut p.stack.sources)),
+                    // Overlays of this environment were not read for the first one.
+                    Some(s) => s.fill_from(&p.stack.sources),
                 }
                 crate::pipeline::discard(p);
             }
@@ -51,6 +60,8 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
                     || f.sources.len() > sources.as_ref().map_or(0, |s: &crate::load::sources::Sources| s.len())
                 {
                     sources = Some(f.sources);
+                } else if let Some(s) = &mut sources {
+                    s.fill_from(&f.sources);
                 }
             }
         }

@@ -33,6 +33,11 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<StackFile>> {
             }
             let ft = e.file_type()?;
             if ft.is_dir() {
+                // The stack's policies (`policies/`, issue 15) are Rego, not
+                // stack documents, even where a bundle carries YAML data.
+                if d == dir && name == crate::policy::source::STACK_POLICY_DIR {
+                    continue;
+                }
                 todo.push(e.path());
             } else if (ft.is_file() || ft.is_symlink()) && (name.ends_with(".yaml") || name.ends_with(".yml")) {
                 found.push(e.path());
@@ -82,6 +87,19 @@ pub fn classify(dir: &Path, paths: Vec<PathBuf>) -> Vec<StackFile> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod skip_tests {
+    #[test]
+    fn the_policies_folder_is_not_part_of_the_stack() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("policies/data")).unwrap();
+        std::fs::write(dir.path().join("policies/data/limits.yaml"), "max: 1\n").unwrap();
+        std::fs::write(dir.path().join("stack.yaml"), "kind: Stack\n").unwrap();
+        let found = super::discover(dir.path()).unwrap();
+        assert_eq!(found.iter().map(|f| f.relative.as_str()).collect::<Vec<_>>(), vec!["stack.yaml"]);
+    }
 }
 
 /// The service a file belongs to by its place: `services/<svc>/…`.

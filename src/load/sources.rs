@@ -35,6 +35,17 @@ impl Sources {
         file.text = text;
     }
 
+    /// Take the text of files this table registered but did not read (an
+    /// overlay of another environment) from a table of the same files.
+    pub fn fill_from(&mut self, other: &Sources) {
+        for (mine, theirs) in self.files.iter_mut().zip(&other.files) {
+            if mine.path == theirs.path && mine.text.is_empty() && !theirs.text.is_empty() {
+                mine.text = theirs.text.clone();
+                mine.line_starts = theirs.line_starts.clone();
+            }
+        }
+    }
+
     pub fn get(&self, id: FileId) -> &SourceFile {
         &self.files[id.0 as usize]
     }

@@ -141,3 +141,26 @@ pub fn json_type_name(v: &serde_json::Value) -> &'static str {
         serde_json::Value::Object(_) => "map",
     }
 }
+
+/// `usage:` on kinds billed by volume (Lambda, SQS, SNS, S3, DynamoDB on
+/// demand): what the team expects per month, for the plan's cost estimate
+/// only (issue 15). Nothing here reaches AWS; a volume left out is not
+/// estimated and the plan says so.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Usage {
+    /// Requests (Lambda invocations, SQS/SNS requests) per month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests_per_month: Option<u64>,
+    /// Lambda: average run time of one invocation, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average_duration_ms: Option<u64>,
+    /// Stored data (S3 objects, DynamoDB items), in GB.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "storageGB")]
+    pub storage_gb: Option<f64>,
+    /// DynamoDB on demand: read and write request units per month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads_per_month: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes_per_month: Option<u64>,
+}

@@ -119,6 +119,12 @@ pub struct Plan {
     /// Stack outputs by name, as templates (output references shown as `${…}`).
     #[serde(default)]
     pub outputs: BTreeMap<String, String>,
+    /// The monthly cost estimate (issue 15); absent in plans saved before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost: Option<crate::cost::CostEstimate>,
+    /// What the policies found (issue 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::policy::PolicyReport>,
 }
 
 impl Plan {
@@ -448,5 +454,7 @@ pub fn plan(stack: &LoadedStack, graph: &Graph, state: Option<&State>, tenant: &
         critical_path: cp.iter().map(ToString::to_string).collect(),
         estimated_seconds: secs,
         outputs: stack.stack.spec.outputs.clone(),
+        cost: None,
+        policy: None,
     }
 }

@@ -63,6 +63,11 @@ impl Printer {
         self.out(&text);
     }
 
+    /// A JSON line on stderr (progress events, `--output json`).
+    pub fn progress_line(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
     /// A status line on stderr, unless quiet.
     pub fn info(&self, text: &str) {
         if !self.quiet {

@@ -34,6 +34,9 @@ pub struct Diagnostic {
     /// Where the problem is; `None` only for problems with no source (CLI input).
     pub span: Option<Span>,
     pub labels: Vec<Label>,
+    /// The policy that found the problem (issue 15); boxed, as most
+    /// diagnostics have none and `Result<_, Diagnostic>` stays small.
+    pub source: Option<Box<crate::policy::PolicySource>>,
 }
 
 impl Diagnostic {
@@ -45,6 +48,7 @@ impl Diagnostic {
             hint: None,
             span: span.into(),
             labels: Vec::new(),
+            source: None,
         }
     }
 
@@ -64,6 +68,11 @@ impl Diagnostic {
 
     pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Self {
         self.labels.push(Label { span, message: message.into() });
+        self
+    }
+
+    pub fn with_source(mut self, source: crate::policy::PolicySource) -> Self {
+        self.source = Some(Box::new(source));
         self
     }
 

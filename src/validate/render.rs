@@ -22,6 +22,9 @@ pub struct JsonDiagnostic {
     pub code: String,
     pub message: String,
     pub hint: Option<String>,
+    /// The policy package and rule, for policy findings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<crate::policy::PolicySource>,
 }
 
 pub fn to_json(sources: &Sources, diags: &[Diagnostic]) -> Vec<JsonDiagnostic> {
@@ -35,6 +38,7 @@ pub fn to_json(sources: &Sources, diags: &[Diagnostic]) -> Vec<JsonDiagnostic> {
             code: d.code.to_string(),
             message: d.message.clone(),
             hint: d.hint.clone(),
+            source: d.source.as_deref().cloned(),
         })
         .collect()
 }
@@ -62,9 +66,14 @@ pub fn to_text(sources: &Sources, diags: &[Diagnostic], color: bool) -> String {
             labels.push(label(sources, &ids, LabelStyle::Secondary, l.span, &l.message));
         }
         cs = cs.with_labels(labels);
-        if let Some(h) = &d.hint {
-            cs = cs.with_notes(vec![format!("hint: {h}")]);
+        let mut notes = Vec::new();
+        if let Some(s) = &d.source {
+            notes.push(format!("policy: package `{}`, rule `{}`", s.package, s.rule));
         }
+        if let Some(h) = &d.hint {
+            notes.push(format!("hint: {h}"));
+        }
+        cs = cs.with_notes(notes);
         term::emit(&mut buffer, &config, &files, &cs).expect("writing to a buffer cannot fail");
     }
     String::from_utf8_lossy(buffer.as_slice()).into_owned()

@@ -30,6 +30,9 @@ pub struct DynamoDbSpec {
     pub deletion_protection: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// Expected monthly volumes, for the cost estimate only (docs/cost.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::model::common::Usage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

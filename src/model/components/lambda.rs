@@ -41,6 +41,9 @@ pub struct LambdaSpec {
     /// Days CloudWatch keeps the function's logs.
     #[serde(default = "default_log_retention")]
     pub log_retention_days: u32,
+    /// Expected monthly volumes, for the cost estimate only (docs/cost.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::model::common::Usage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -22,6 +22,9 @@ pub struct S3Spec {
     pub force_destroy: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// Expected monthly volumes, for the cost estimate only (docs/cost.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::model::common::Usage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

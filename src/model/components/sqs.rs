@@ -25,6 +25,9 @@ pub struct SqsSpec {
     pub dead_letter: DeadLetter,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// Expected monthly volumes, for the cost estimate only (docs/cost.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::model::common::Usage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
