@@ -249,6 +249,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 impl Config {
+    /// The AWS SDK settings every client panka makes starts from.
+    pub fn aws_settings(&self) -> crate::aws::AwsSettings {
+        crate::aws::AwsSettings {
+            profile: self.aws_profile.clone(),
+            region: self.aws_region.clone(),
+            timeout: Some(self.aws_timeout),
+        }
+    }
+
     /// Resolve from a config file, an environment lookup and overrides.
     pub fn resolve(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, LoadFailure> {
         let explicit = overrides.config_file.clone().or_else(|| env("PANKA_CONFIG").map(PathBuf::from));

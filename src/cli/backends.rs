@@ -4,7 +4,7 @@
 use anyhow::Result;
 
 use super::Context;
-use crate::aws::{AwsError, AwsSettings, ServiceSettings};
+use crate::aws::{AwsError, ServiceSettings};
 use crate::backend::{self, BackendSettings, Backends, LockBackendSettings, StateBackendSettings};
 use crate::config::{BackendType, Config, LocksType};
 use crate::exit::{ExitStatus, Failure};
@@ -40,11 +40,7 @@ pub fn settings(ctx: &Context, config: &Config) -> Result<BackendSettings> {
     Ok(BackendSettings {
         state,
         locks,
-        aws: AwsSettings {
-            profile: config.aws_profile.clone(),
-            region: config.aws_region.clone(),
-            timeout: Some(config.aws_timeout),
-        },
+        aws: config.aws_settings(),
         tenant: Some(config.tenant.clone()),
         stack_dir: ctx.stack_dir(),
     })

@@ -321,12 +321,7 @@ async fn live_health(
 ) -> anyhow::Result<()> {
     let prepared = crate::pipeline::prepare(&ctx.load_options(&ctx.environment())).map_err(|f| ctx.report(f))?;
     let stack = &prepared.stack;
-    let sdk = crate::aws::load_config(&crate::aws::AwsSettings {
-        profile: config.aws_profile.clone(),
-        region: config.aws_region.clone(),
-        timeout: Some(config.aws_timeout),
-    })
-    .await;
+    let sdk = crate::aws::load_config(&config.aws_settings()).await;
     let region = Some(stack.provider.region.as_str()).filter(|r| !r.is_empty());
     let clients = health::Clients::new(&sdk, region);
     let mut checks = tokio::task::JoinSet::new();

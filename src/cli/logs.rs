@@ -11,7 +11,6 @@ use clap::Args;
 use super::backends::{aws_failure, block_on, parse_duration};
 use super::deploy::{selection, Targets};
 use super::Context;
-use crate::aws::AwsSettings;
 use crate::exit::{ExitStatus, Failure};
 use crate::live::logs::{self, Follower, LogQuery};
 use crate::model::ComponentId;
@@ -86,12 +85,7 @@ pub fn run(ctx: &Context, args: LogsArgs) -> Result<ExitStatus> {
     let query = LogQuery { group, filter: args.filter.clone() };
     let since = args.since.start();
     block_on(async {
-        let sdk = crate::aws::load_config(&AwsSettings {
-            profile: config.aws_profile.clone(),
-            region: config.aws_region.clone(),
-            timeout: Some(config.aws_timeout),
-        })
-        .await;
+        let sdk = crate::aws::load_config(&config.aws_settings()).await;
         let client = crate::aws::logs_client(&sdk, Some(names.region.as_str()).filter(|r| !r.is_empty()));
         let mut interrupt =
             crate::deploy::interrupts().map_err(|e| anyhow::anyhow!("cannot listen for Ctrl-C: {e}"))?;

@@ -153,11 +153,7 @@ pub fn load(ctx: &Context, config: &Config) -> Result<PolicySet> {
     }
     for p in &config.policy_paths {
         if p.starts_with("s3://") {
-            let aws = crate::aws::AwsSettings {
-                profile: config.aws_profile.clone(),
-                region: config.aws_region.clone(),
-                timeout: Some(config.aws_timeout),
-            };
+            let aws = config.aws_settings();
             let service = crate::aws::ServiceSettings {
                 region: config.backend_region.clone(),
                 endpoint: config.backend_endpoint.clone(),
