@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::sources::Sources;
+use crate::diagnostic::sources::Sources;
 use crate::load::yaml::{self, PathSeg};
 use crate::load::{typed, LoadFailure};
 use crate::validate::{Diagnostic, Diagnostics};

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod cost;
 pub mod deploy;
+pub mod diagnostic;
 pub mod exit;
 pub mod graph;
 pub mod live;

@@ -4,7 +4,7 @@
 
 use crate::graph::Graph;
 use crate::load::{self, LoadFailure, LoadOptions, LoadedStack};
-use crate::validate::names::{check_name, NAME_MAX};
+use crate::model::names::{check_name, NAME_MAX};
 use crate::validate::{rules, Diagnostic, Diagnostics};
 
 pub struct Prepared {

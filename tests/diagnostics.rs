@@ -4,7 +4,7 @@
 
 mod support;
 
-use panka::validate::render::JsonDiagnostic;
+use panka::diagnostic::render::JsonDiagnostic;
 use support::*;
 
 /// fixture name → (code, line, column) of the first error.

@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use panka::validate::render::JsonDiagnostic;
+use panka::diagnostic::render::JsonDiagnostic;
 use support::*;
 
 const STACK: &str = "apiVersion: core.panka.io/v1\nkind: Stack\nmetadata: {name: shop}\nspec:\n  provider: {region: us-east-1}\n---\napiVersion: core.panka.io/v1\nkind: Service\nmetadata: {name: backend}\n---\napiVersion: components.panka.io/v1\nkind: SQS\nmetadata: {name: jobs, service: backend}\nspec: {}\n";

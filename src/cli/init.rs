@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::Context;
 use crate::exit::{ExitStatus, Failure};
-use crate::validate::names::{check_name, suggest_name, STACK_NAME_MAX};
+use crate::model::names::{check_name, suggest_name, STACK_NAME_MAX};
 
 #[derive(Debug, Args)]
 pub struct InitArgs {

@@ -14,9 +14,9 @@ use clap::{Args, Subcommand};
 use super::backends::block_on;
 use super::Context;
 use crate::config::Config;
+use crate::diagnostic::sources::Sources;
+use crate::diagnostic::span::Span;
 use crate::exit::{ExitStatus, Failure};
-use crate::load::sources::Sources;
-use crate::load::yaml::Span;
 use crate::load::{LoadFailure, LoadedStack};
 use crate::pipeline::Prepared;
 use crate::plan::Plan;
@@ -250,7 +250,7 @@ pub fn check_plan(
     }
     let found = evaluate(set, &doc)?;
     let diagnostics = diagnostics(stack, Some(plan), &found, flags.policy_warn_only);
-    let json = crate::validate::render::to_json(&stack.sources, &diagnostics);
+    let json = crate::diagnostic::render::to_json(&stack.sources, &diagnostics);
     plan.policy = Some(PolicyReport {
         packages: set.packages.clone(),
         denies: diagnostics.iter().filter(|d| d.is_error()).count(),
@@ -290,7 +290,7 @@ pub fn finish(ctx: &Context, stack: &LoadedStack, verdict: &Verdict, in_document
         // let it run go to stderr as a JSON line beside the progress events.
         (true, false) if verdict.denied() => ctx.printer.diagnostics(&stack.sources, &verdict.diagnostics),
         (true, false) if !verdict.diagnostics.is_empty() => {
-            let findings = crate::validate::render::to_json(&stack.sources, &verdict.diagnostics);
+            let findings = crate::diagnostic::render::to_json(&stack.sources, &verdict.diagnostics);
             let line = serde_json::json!({"event": "policy", "diagnostics": findings});
             ctx.printer.progress_line(&line.to_string());
         }

@@ -5,10 +5,10 @@ use anyhow::Result;
 use clap::Args;
 
 use super::Context;
+use crate::diagnostic::render;
 use crate::exit::{ExitStatus, Failure};
 use crate::load::known_environments;
 use crate::pipeline::prepare;
-use crate::validate::render;
 use crate::validate::{Diagnostic, Diagnostics};
 
 #[derive(Debug, Args)]
@@ -57,7 +57,7 @@ pub fn run(ctx: &Context, args: ValidateArgs) -> Result<ExitStatus> {
             Err(f) => {
                 f.diagnostics.0.into_iter().for_each(|d| add(d, env));
                 if sources.is_none()
-                    || f.sources.len() > sources.as_ref().map_or(0, |s: &crate::load::sources::Sources| s.len())
+                    || f.sources.len() > sources.as_ref().map_or(0, |s: &crate::diagnostic::sources::Sources| s.len())
                 {
                     sources = Some(f.sources);
                 } else if let Some(s) = &mut sources {

@@ -12,10 +12,10 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use serde::Serialize;
 
-use crate::load::yaml::Span;
+use crate::diagnostic::span::Span;
+use crate::load::yaml::path;
 use crate::load::LoadedStack;
 use crate::model::{ComponentId, Kind};
-use crate::validate::rules::path;
 use crate::validate::Diagnostic;
 
 /// Why one component depends on another.

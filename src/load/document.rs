@@ -3,8 +3,8 @@
 //! references can be matched up.
 
 use super::yaml::{Node, Span, Value};
+use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::{Kind, COMPONENTS_API, CORE_API, INFRA_API};
-use crate::validate::diagnostic::{did_you_mean, Diagnostic};
 
 /// What identifies a document: kind + name (+ service for components and infra).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -10,7 +10,6 @@ pub mod discover;
 pub mod document;
 pub mod merge;
 pub mod resolve;
-pub mod sources;
 pub mod template;
 pub mod typed;
 pub mod yaml;
@@ -18,14 +17,14 @@ pub mod yaml;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::diagnostic::sources::Sources;
 use document::{identify, Identity, RawDoc, TOP_LEVEL_FIELDS};
 use resolve::{ComponentIndex, FoundRef, Scope};
-use sources::Sources;
 use yaml::{Node, PathSeg, Span};
 
+use crate::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
+use crate::model::names::{check_name, NAME_MAX};
 use crate::model::*;
-use crate::validate::diagnostic::{did_you_mean, Diagnostic, Diagnostics};
-use crate::validate::names::{check_name, NAME_MAX};
 
 /// What to load.
 #[derive(Debug, Clone, Default)]

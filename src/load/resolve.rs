@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 
 use super::template::{self, OutputRef, Token};
 use super::yaml::{resolve_plain, Node, Span, Value};
+use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::model::{ComponentId, Kind};
-use crate::validate::diagnostic::{did_you_mean, Diagnostic};
 
 /// Every component of the stack by name, for resolving references.
 #[derive(Debug, Default, Clone)]

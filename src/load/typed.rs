@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 
 use super::yaml::{path_to_string, Node, PathSeg};
-use crate::validate::diagnostic::{did_you_mean, Diagnostic};
+use crate::diagnostic::{did_you_mean, Diagnostic};
 
 /// Deserialize the node at `prefix` of `root` into `T`.
 pub fn from_node<T: DeserializeOwned>(root: &Node, prefix: &[PathSeg]) -> Result<T, Diagnostic> {

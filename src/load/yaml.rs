@@ -20,30 +20,7 @@ pub const MAX_DEPTH: usize = 64;
 /// Nodes that aliases may add to one file by expansion.
 pub const MAX_ALIAS_NODES: usize = 100_000;
 
-/// Index of a source file in the [`crate::load::Sources`] table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct FileId(pub u32);
-
-/// A position in a source file: 1-based line and column (in characters),
-/// and the length of the text it covers (at least 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Span {
-    pub file: FileId,
-    pub line: u32,
-    pub col: u32,
-    pub len: u32,
-}
-
-impl Span {
-    pub fn new(file: FileId, line: u32, col: u32, len: u32) -> Self {
-        Span { file, line, col, len: len.max(1) }
-    }
-
-    /// The same position moved `chars` characters to the right, covering `len`.
-    pub fn shifted(self, chars: u32, len: u32) -> Self {
-        Span { col: self.col + chars, len: len.max(1), ..self }
-    }
-}
+pub use crate::diagnostic::span::{FileId, Span};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -540,6 +517,28 @@ fn count_nodes(node: &Node) -> usize {
         }
     }
     count
+}
+
+/// Parse `spec.ports[0].port` into path segments.
+pub fn path(s: &str) -> Vec<PathSeg> {
+    let mut out = Vec::new();
+    for part in s.split('.') {
+        let mut rest = part;
+        if let Some(i) = rest.find('[') {
+            if i > 0 {
+                out.push(PathSeg::Key(rest[..i].to_string()));
+            }
+            rest = &rest[i..];
+            while let Some(stripped) = rest.strip_prefix('[') {
+                let end = stripped.find(']').unwrap_or(stripped.len());
+                out.push(PathSeg::Index(stripped[..end].parse().unwrap_or(0)));
+                rest = stripped.get(end + 1..).unwrap_or("");
+            }
+        } else {
+            out.push(PathSeg::Key(rest.to_string()));
+        }
+    }
+    out
 }
 
 #[cfg(test)]

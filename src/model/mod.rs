@@ -10,6 +10,7 @@ pub mod components;
 pub mod environment;
 pub mod infra;
 pub mod kind;
+pub mod names;
 pub mod service;
 pub mod stack;
 

@@ -296,7 +296,7 @@ pub struct PolicyReport {
     /// Denies were turned into warnings (`--policy-warn-only`).
     #[serde(default)]
     pub warn_only: bool,
-    pub violations: Vec<crate::validate::render::JsonDiagnostic>,
+    pub violations: Vec<crate::diagnostic::render::JsonDiagnostic>,
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
 
-use crate::load::sources::Sources;
-use crate::validate::render;
+use crate::diagnostic::render;
+use crate::diagnostic::sources::Sources;
 use crate::validate::Diagnostic;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]

@@ -1,10 +1,8 @@
-//! Validation (SPEC §5): diagnostics and the semantic rules that run on a
-//! loaded stack. Syntax and type problems are found while loading; this
-//! module adds names, references and per-kind rules.
+//! Validation (SPEC §5): the semantic rules that run on a loaded stack.
+//! Syntax and type problems are found while loading; this module adds
+//! references and per-kind rules. Both report [`Diagnostic`]s, which live
+//! below them in [`crate::diagnostic`].
 
-pub mod diagnostic;
-pub mod names;
-pub mod render;
 pub mod rules;
 
-pub use diagnostic::{Diagnostic, Diagnostics, Severity};
+pub use crate::diagnostic::{Diagnostic, Diagnostics, Severity};

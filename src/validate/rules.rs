@@ -5,35 +5,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::diagnostic::{did_you_mean, Diagnostic};
-use super::names::{check_name, suggest_name, NAME_MAX, STACK_NAME_MAX};
+use crate::diagnostic::{did_you_mean, Diagnostic};
 use crate::load::resolve::reference_error;
 use crate::load::template;
-use crate::load::yaml::{Node, PathSeg, Span};
+use crate::load::yaml::{path, Node, Span};
 use crate::load::{Component, LoadedStack};
+use crate::model::names::{check_name, suggest_name, NAME_MAX, STACK_NAME_MAX};
 use crate::model::*;
-
-/// Parse `spec.ports[0].port` into path segments.
-pub fn path(s: &str) -> Vec<PathSeg> {
-    let mut out = Vec::new();
-    for part in s.split('.') {
-        let mut rest = part;
-        if let Some(i) = rest.find('[') {
-            if i > 0 {
-                out.push(PathSeg::Key(rest[..i].to_string()));
-            }
-            rest = &rest[i..];
-            while let Some(stripped) = rest.strip_prefix('[') {
-                let end = stripped.find(']').unwrap_or(stripped.len());
-                out.push(PathSeg::Index(stripped[..end].parse().unwrap_or(0)));
-                rest = stripped.get(end + 1..).unwrap_or("");
-            }
-        } else {
-            out.push(PathSeg::Key(rest.to_string()));
-        }
-    }
-    out
-}
 
 struct Checker<'a> {
     stack: &'a LoadedStack,
@@ -127,7 +105,7 @@ impl Checker<'_> {
                         c.name_span,
                         format!("`{}` and `{first_id}` both become the Pulumi project `{project}`", c.id),
                     );
-                    d.labels.push(super::diagnostic::Label { span: first_span, message: "the other one".into() });
+                    d.labels.push(crate::diagnostic::Label { span: first_span, message: "the other one".into() });
                     d.hint = Some(format!(
                         "rename one of them: Pulumi projects are `<service>-<component>`, so `{}` and `{first_id}` would deploy over each other",
                         c.id

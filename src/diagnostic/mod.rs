@@ -4,11 +4,15 @@
 //! just the first), sorted by file and line, and rendered either as text
 //! with the offending line and a caret, or as JSON.
 
+pub mod render;
+pub mod sources;
+pub mod span;
+
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::yaml::Span;
+use span::Span;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

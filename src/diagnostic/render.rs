@@ -8,9 +8,9 @@ use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor::Buffer};
 use serde::{Deserialize, Serialize};
 
-use super::diagnostic::{Diagnostic, Severity};
-use crate::load::sources::Sources;
-use crate::load::yaml::Span;
+use super::sources::Sources;
+use super::span::Span;
+use super::{Diagnostic, Severity};
 
 /// One diagnostic as `--output json` prints it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use super::yaml::{FileId, Span};
+use super::span::{FileId, Span};
 
 #[derive(Debug, Clone)]
 pub struct SourceFile {
