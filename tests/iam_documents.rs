@@ -124,7 +124,14 @@ fn every_policy_of_every_example_and_a_200_component_stack_is_valid_for_aws() {
     // Every container has two roles, every Lambda one, every CronJob three.
     assert!(trust > 2 * 160, "{report}");
     assert!(identity > 300 && resource > 60, "{report}");
-    for action in ["ecs:TagResource", "iam:PassRole", "kms:GenerateDataKey", "sqs:SendMessage", "sns:Publish"] {
+    for action in [
+        "ecs:TagResource",
+        "iam:PassRole",
+        "kms:GenerateDataKey",
+        "sqs:SendMessage",
+        "sns:Publish",
+        "lambda:InvokeFunction",
+    ] {
         assert!(report.contains(action), "`{action}` was never checked:\n{report}");
     }
 }
@@ -139,7 +146,7 @@ fn a_plain_reference_grants_only_what_aws_calls_read() {
     let o = check(&["--read-only", "app-writer"], &[out.path()]);
     let report = text(&o);
     assert!(!o.status.success(), "{report}");
-    for a in ["s3:PutObject", "sns:Publish", "sqs:SendMessage", "kms:GenerateDataKey"] {
+    for a in ["s3:PutObject", "sns:Publish", "sqs:SendMessage", "kms:GenerateDataKey", "lambda:InvokeFunction"] {
         assert!(report.contains(&format!("grants `{a}`")), "{a}:\n{report}");
     }
 }

@@ -103,7 +103,7 @@ fn a_plain_reference_grants_read_and_access_grants_write() {
         assert!(!reader.contains(&write.to_string()), "a plain reference grants {write}: {reader:?}");
     }
     let writer = actions(&statements(&emit(&stack, "app/writer"), "taskRoleAccess"));
-    for write in ["sqs:SendMessage", "sns:Publish", "s3:PutObject"] {
+    for write in ["sqs:SendMessage", "sns:Publish", "s3:PutObject", "lambda:InvokeFunction"] {
         assert!(writer.contains(&write.to_string()), "{write} missing: {writer:?}");
     }
 }
