@@ -337,8 +337,20 @@ fn referenced(v: &Value, out: &mut BTreeSet<String>) {
 /// through one resource it references (a service through its task
 /// definition, a mapping through its function).
 pub fn wire_role_dependencies(program: &mut Program) {
+    // What each resource refers to, read once.
+    let refs: BTreeMap<&str, BTreeSet<String>> = program
+        .resources
+        .iter()
+        .map(|(name, r)| {
+            let mut out = BTreeSet::new();
+            r.properties.values().for_each(|v| referenced(v, &mut out));
+            (name.as_str(), out)
+        })
+        .collect();
+    let no_refs = BTreeSet::new();
+    let refs_of = |name: &str| refs.get(name).unwrap_or(&no_refs);
     // role -> policies attached to it
-    let mut policies: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut policies: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (name, r) in &program.resources {
         if ROLE_POLICIES.contains(&r.type_token.as_str()) {
             let mut roles = BTreeSet::new();
@@ -346,17 +358,10 @@ pub fn wire_role_dependencies(program: &mut Program) {
                 referenced(role, &mut roles);
             }
             for role in roles {
-                policies.entry(role).or_default().push(name.clone());
+                policies.entry(role).or_default().push(name);
             }
         }
     }
-    let refs_of = |name: &str| -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        if let Some(r) = program.resources.get(name) {
-            referenced(&Value::Mapping(r.properties.clone()), &mut out);
-        }
-        out
-    };
     let mut wiring: Vec<(String, Vec<String>)> = Vec::new();
     for (name, r) in &program.resources {
         if !RUNS_WITH_ROLE.contains(&r.type_token.as_str()) {
@@ -364,20 +369,22 @@ pub fn wire_role_dependencies(program: &mut Program) {
         }
         let direct = refs_of(name);
         let mut reach = direct.clone();
-        for d in &direct {
-            reach.extend(refs_of(d));
+        for d in direct {
+            reach.extend(refs_of(d).iter().cloned());
         }
         let mut needs: Vec<String> = Vec::new();
         for role in &reach {
             for p in policies.get(role).into_iter().flatten() {
                 // A policy that names this resource (the scheduler may run
                 // exactly this task definition) must not also wait for it.
-                if !refs_of(p).contains(name) && !needs.contains(p) {
-                    needs.push(p.clone());
+                if !refs_of(p).contains(name) && !needs.iter().any(|n| n == p) {
+                    needs.push(p.to_string());
                 }
             }
         }
-        wiring.push((name.clone(), needs));
+        if !needs.is_empty() {
+            wiring.push((name.clone(), needs));
+        }
     }
     for (name, needs) in wiring {
         if let Some(r) = program.resources.get_mut(&name) {
