@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_yaml::{Mapping, Value};
 use thiserror::Error;
 
+use super::iam::{self, actions, AccessBuilder, Use};
 use super::interp;
 use super::names::{physical_name, physical_name_with, short_hash, NameKind};
 use super::program::{key, lit, Program, ProgramError, DEFAULT_PROVIDER};
@@ -206,51 +207,6 @@ struct Emitter<'a> {
     access: AccessBuilder,
 }
 
-/// IAM statements, merged per (actions, resources) and deduplicated.
-#[derive(Default)]
-struct AccessBuilder {
-    statements: Vec<(Vec<String>, Vec<String>)>,
-}
-
-impl AccessBuilder {
-    fn allow(&mut self, actions: &[&str], resources: Vec<String>) {
-        let actions: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
-        if let Some((_, res)) = self.statements.iter_mut().find(|(a, _)| *a == actions) {
-            for r in resources {
-                if !res.contains(&r) {
-                    res.push(r);
-                }
-            }
-        } else {
-            self.statements.push((actions, resources));
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        self.statements.is_empty()
-    }
-
-    /// Statements as YAML. Resources are already Pulumi strings (escaped
-    /// literals or interpolations), so they go in as they are.
-    fn to_value(&self) -> Value {
-        Value::Sequence(
-            self.statements
-                .iter()
-                .map(|(actions, resources)| {
-                    let mut m = Mapping::new();
-                    m.insert("Effect".into(), "Allow".into());
-                    m.insert("Action".into(), Value::Sequence(actions.iter().map(|a| lit(a)).collect()));
-                    m.insert(
-                        "Resource".into(),
-                        Value::Sequence(resources.iter().map(|r| Value::String(r.clone())).collect()),
-                    );
-                    Value::Mapping(m)
-                })
-                .collect(),
-        )
-    }
-}
-
 fn seq<T>(items: impl IntoIterator<Item = T>, f: impl Fn(T) -> Value) -> Value {
     Value::Sequence(items.into_iter().map(f).collect())
 }
@@ -401,6 +357,7 @@ impl<'a> Emitter<'a> {
             ComponentSpec::Sns(s) => self.sns(s)?,
             ComponentSpec::ElastiCache(s) => self.elasticache(s)?,
         }
+        iam::wire_role_dependencies(&mut self.program);
         let description = format!(
             "panka {} `{}` of stack `{}` ({})",
             self.c.kind,
@@ -444,22 +401,26 @@ impl<'a> Emitter<'a> {
 
     /// Collects the data components this compute component uses and grants
     /// least privilege on each; adds network ingress for databases/caches.
+    /// A plain reference (`${x.out}`, `valueFrom`) reads; `access:` says
+    /// what else it does.
     fn collect_access(&mut self, security_group: Option<&str>) -> Result<(), EmitError> {
-        // (target, kind) -> actions
-        let mut wanted: BTreeMap<ComponentId, (Kind, BTreeSet<&'static str>)> = BTreeMap::new();
-        let mut add = |id: ComponentId, kind: Kind, action: &'static str| {
-            wanted.entry(id).or_insert((kind, BTreeSet::new())).1.insert(action);
+        let mut wanted: BTreeMap<ComponentId, (Kind, BTreeSet<Use>)> = BTreeMap::new();
+        let mut add = |id: ComponentId, kind: Kind, u: Use| {
+            wanted.entry(id).or_insert((kind, BTreeSet::new())).1.insert(u);
         };
+        // A `${…}` anywhere (also in `secrets[].secretArn`, which ECS reads
+        // with the execution role) reads; only an environment variable's
+        // `valueFrom` of the master secret gives the application the secret.
         for r in self.c.output_refs.iter() {
             let id = ComponentId::new(&r.target.service, &r.target.component);
             if let Some(kind) = self.stack.index.kind_of(&id) {
-                add(id, kind, "use");
+                add(id, kind, Use::Reference);
             }
         }
         for env in self.c.spec.environment() {
             if let Some(vf) = &env.value_from {
                 let (id, kind) = self.resolve(&vf.component)?;
-                add(id, kind, if vf.output == "masterUserSecretArn" { "secret" } else { "use" });
+                add(id, kind, if vf.output == "masterUserSecretArn" { Use::Secret } else { Use::Reference });
             }
         }
         for a in self.c.spec.access() {
@@ -469,10 +430,10 @@ impl<'a> Emitter<'a> {
                     id.clone(),
                     kind,
                     match action {
-                        AccessAction::Read => "read",
-                        AccessAction::Write => "write",
-                        AccessAction::Publish => "publish",
-                        AccessAction::Consume => "consume",
+                        AccessAction::Read => Use::Read,
+                        AccessAction::Write => Use::Write,
+                        AccessAction::Publish => Use::Publish,
+                        AccessAction::Consume => Use::Consume,
                     },
                 );
             }
@@ -480,107 +441,111 @@ impl<'a> Emitter<'a> {
         if let ComponentSpec::Lambda(l) = &self.c.spec {
             for t in &l.triggers {
                 let (id, kind) = self.resolve(&t.component)?;
-                add(id, kind, "consume");
+                add(id, kind, Use::Consume);
             }
         }
-        for (target, (kind, actions)) in wanted {
+        for (target, (kind, uses)) in wanted {
             if target == self.c.id {
                 continue;
             }
-            self.grant(&target, kind, &actions, security_group)?;
+            self.grant(&target, kind, &uses, security_group)?;
         }
         Ok(())
+    }
+
+    /// The customer-managed KMS key data component `target` is encrypted
+    /// with, if any (AWS-managed keys need no grant).
+    fn customer_key(&mut self, target: &ComponentId) -> Result<Option<iam::KmsKey>, EmitError> {
+        let key = match self.stack.components.get(target).map(|c| &c.spec) {
+            Some(ComponentSpec::S3(s)) if s.encryption.algorithm.starts_with("aws:kms") => {
+                s.encryption.kms_key_id.clone()
+            }
+            Some(ComponentSpec::Sns(s)) => Some(s.kms_key_id.clone()),
+            _ => None,
+        };
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let key = as_str(&self.value(&key)?);
+        let region = as_str(&self.v(&self.stack.provider.region)?);
+        let account = iam::account_id(&mut self.program, self.stack.provider.account_id.as_deref());
+        Ok(iam::kms_key(&key, &region, &account))
     }
 
     fn grant(
         &mut self,
         target: &ComponentId,
         kind: Kind,
-        actions: &BTreeSet<&'static str>,
+        uses: &BTreeSet<Use>,
         security_group: Option<&str>,
     ) -> Result<(), EmitError> {
-        let has = |a: &str| actions.contains(a);
+        let (reads, writes, consumes) = (Use::reads(uses), Use::writes(uses), Use::consumes(uses));
         match kind {
             Kind::S3 => {
                 let arn = self.output_of(target, "arn");
                 let objects = format!("{arn}/*");
-                if has("use") || has("read") || has("consume") {
-                    self.access.allow(&["s3:ListBucket"], vec![arn.clone()]);
-                    self.access.allow(&["s3:GetObject"], vec![objects.clone()]);
+                if reads || consumes {
+                    self.access.allow(actions::S3_LIST, vec![arn.clone()]);
+                    self.access.allow(actions::S3_READ_OBJECTS, vec![objects.clone()]);
                 }
-                if has("write") || has("publish") {
-                    self.access.allow(&["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"], vec![objects]);
+                if writes {
+                    self.access.allow(actions::S3_WRITE_OBJECTS, vec![objects]);
+                }
+                if let Some(key) = self.customer_key(target)? {
+                    let kms = if writes { actions::KMS_ENCRYPT } else { actions::KMS_DECRYPT };
+                    self.access.allow_key(kms, &key);
                 }
             }
             Kind::DynamoDB => {
                 let arn = self.output_of(target, "arn");
-                if has("use") || has("read") {
-                    self.access.allow(
-                        &[
-                            "dynamodb:GetItem",
-                            "dynamodb:BatchGetItem",
-                            "dynamodb:Query",
-                            "dynamodb:Scan",
-                            "dynamodb:ConditionCheckItem",
-                            "dynamodb:DescribeTable",
-                        ],
-                        vec![arn.clone(), format!("{arn}/index/*")],
-                    );
+                if reads {
+                    self.access.allow(actions::DYNAMODB_READ, vec![arn.clone(), format!("{arn}/index/*")]);
                 }
-                if has("write") {
-                    self.access.allow(
-                        &["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"],
-                        vec![arn.clone()],
-                    );
+                if writes {
+                    self.access.allow(actions::DYNAMODB_WRITE, vec![arn.clone()]);
                 }
-                if has("consume") {
-                    self.access.allow(
-                        &[
-                            "dynamodb:DescribeStream",
-                            "dynamodb:GetRecords",
-                            "dynamodb:GetShardIterator",
-                            "dynamodb:ListStreams",
-                        ],
-                        vec![format!("{arn}/stream/*")],
-                    );
+                if consumes {
+                    self.access.allow(actions::DYNAMODB_STREAM, vec![format!("{arn}/stream/*")]);
                 }
             }
             Kind::Sqs => {
                 let arn = self.output_of(target, "arn");
-                if has("use") || has("write") || has("publish") {
-                    self.access
-                        .allow(&["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"], vec![arn.clone()]);
+                if writes {
+                    self.access.allow(actions::SQS_SEND, vec![arn.clone()]);
                 }
-                if has("read") || has("consume") {
-                    self.access.allow(
-                        &[
-                            "sqs:ReceiveMessage",
-                            "sqs:DeleteMessage",
-                            "sqs:ChangeMessageVisibility",
-                            "sqs:GetQueueAttributes",
-                            "sqs:GetQueueUrl",
-                        ],
-                        vec![arn],
-                    );
+                if consumes {
+                    self.access.allow(actions::SQS_CONSUME, vec![arn.clone()]);
+                } else if reads {
+                    self.access.allow(actions::SQS_READ, vec![arn]);
                 }
             }
             Kind::Sns => {
                 let arn = self.output_of(target, "arn");
-                if has("use") || has("write") || has("publish") {
-                    self.access.allow(&["sns:Publish"], vec![arn.clone()]);
+                if writes {
+                    self.access.allow(actions::SNS_PUBLISH, vec![arn.clone()]);
+                    if let Some(key) = self.customer_key(target)? {
+                        self.access.allow_key(actions::KMS_ENCRYPT, &key);
+                    }
                 }
-                if has("read") {
-                    self.access.allow(&["sns:GetTopicAttributes"], vec![arn]);
+                if reads {
+                    self.access.allow(actions::SNS_READ, vec![arn]);
                 }
             }
             Kind::Lambda => {
                 let arn = self.output_of(target, "arn");
-                self.access.allow(&["lambda:InvokeFunction"], vec![arn]);
+                if writes || consumes {
+                    self.access.allow(actions::LAMBDA_INVOKE, vec![arn.clone()]);
+                }
+                if reads {
+                    self.access.allow(actions::LAMBDA_READ, vec![arn]);
+                }
             }
             Kind::Rds | Kind::ElastiCache => {
-                if has("secret") || (kind == Kind::Rds && has("read")) {
+                // The RDS managed secret uses the AWS-managed Secrets Manager
+                // key (rds.yaml sets no masterUserSecretKmsKeyId): no KMS grant.
+                if uses.contains(&Use::Secret) || (kind == Kind::Rds && uses.contains(&Use::Read)) {
                     let secret = self.output_of(target, "masterUserSecretArn");
-                    self.access.allow(&["secretsmanager:GetSecretValue"], vec![secret]);
+                    self.access.allow(actions::SECRET_READ, vec![secret]);
                 }
                 if let Some(sg) = security_group {
                     self.ingress_to(target, kind, sg)?;
@@ -632,9 +597,9 @@ impl<'a> Emitter<'a> {
                 _ => arn.clone(),
             };
             if is_ssm {
-                secrets_access.allow(&["ssm:GetParameters"], vec![arn]);
+                secrets_access.allow(actions::SSM_READ, vec![arn]);
             } else {
-                secrets_access.allow(&["secretsmanager:GetSecretValue"], vec![arn]);
+                secrets_access.allow(actions::SECRET_READ, vec![arn]);
             }
             secret_defs.push(map(vec![("name", self.v(&s.name)?), ("valueFrom", Value::String(value_from))]));
         }
@@ -943,9 +908,15 @@ impl<'a> Emitter<'a> {
         let network = self.network()?;
         let cluster = self.cluster_name()?;
         let cluster = self.v(&cluster)?;
+        // The tasks the schedule starts, which it tags as it starts them.
+        let region = as_str(&self.v(&self.stack.provider.region)?);
+        let account = iam::account_id(&mut self.program, self.stack.provider.account_id.as_deref());
+        let task_arns = format!("arn:${{partition}}:ecs:{region}:{account}:task/{}/*", as_str(&cluster));
         let mut p = Params::new();
         p.set("cluster", cluster)
             .set("schedulerRoleName", lit(&self.phys(NameKind::IamRole, "scheduler")))
+            .set("deadLetterQueueName", lit(&self.phys(NameKind::SqsQueue, "dlq")))
+            .set("taskArnPattern", Value::String(task_arns))
             .set("scheduleName", lit(&self.phys(NameKind::Schedule, "")))
             .set("description", lit(&format!("panka CronJob {}", self.c.id)))
             .set("scheduleExpression", self.v(&s.schedule)?)
@@ -1249,17 +1220,47 @@ impl<'a> Emitter<'a> {
             .set("dlqUrlOutput", if dl.enabled { Value::String("${deadLetterQueue.url}".into()) } else { lit("") })
             .set("dlqArnOutput", if dl.enabled { Value::String("${deadLetterQueue.arn}".into()) } else { lit("") });
         let v = render_file(files::SQS, &p)?;
-        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))?;
+        self.queue_policy()
+    }
+
+    /// The queue's one policy, in the queue's own program: every SNS topic
+    /// of the stack that subscribes this queue may send to it. Topics name
+    /// the queue (its ARN through a StackReference), so the queue's program
+    /// builds each topic's ARN from the topic's physical name, region and
+    /// account instead of reading it, which would make a dependency cycle
+    /// (docs/kinds/sqs.md). One resource per queue: two topics never
+    /// overwrite each other's permission.
+    fn queue_policy(&mut self) -> Result<(), EmitError> {
+        let me = &self.c.id;
+        let mut topics = Vec::new();
+        for (id, c) in &self.stack.components {
+            let ComponentSpec::Sns(t) = &c.spec else {
+                continue;
+            };
+            let subscribes = t.subscriptions.iter().filter_map(|s| s.component.as_deref()).any(|r| {
+                // Cheap name test first: every queue scans every topic.
+                r.rsplit('/').next() == Some(me.name.as_str())
+                    && self.stack.index.resolve(r, Some(&id.service)).is_ok_and(|(target, _)| &target == me)
+            });
+            if subscribes {
+                topics.push(topic_name(self.stack, id, t.fifo));
+            }
+        }
+        if topics.is_empty() {
+            return Ok(());
+        }
+        let region = as_str(&self.v(&self.stack.provider.region)?);
+        let account = iam::account_id(&mut self.program, self.stack.provider.account_id.as_deref());
+        let arns: Vec<String> = topics.iter().map(|t| iam::topic_arn(&region, &account, t)).collect();
+        let mut q = Params::new();
+        q.set("statements", iam::queue_policy_statements("${queue.arn}", &arns));
+        let v = render_file(files::SQS_FROM_SNS_ITEM, &q)?;
+        self.program.merge_item("topicsPolicy", &v).map_err(|e| self.prog_err(e))
     }
 
     fn sns(&mut self, s: &SnsSpec) -> Result<(), EmitError> {
-        let fifo = if s.fifo { ".fifo" } else { "" };
-        let topic = physical_name_with(
-            NameKind::SnsTopic,
-            &[self.stack.name(), &self.stack.environment, &self.c.id.service, &self.c.id.name],
-            fifo,
-            "",
-        );
+        let topic = topic_name(self.stack, &self.c.id, s.fifo);
         let mut p = Params::new();
         p.set("topicName", lit(&topic))
             .opt("fifo", s.fifo.then_some(true))
@@ -1268,7 +1269,6 @@ impl<'a> Emitter<'a> {
         let v = render_file(files::SNS, &p)?;
         self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))?;
 
-        let mut queue_policies = BTreeSet::new();
         for sub in &s.subscriptions {
             let logical = format!("sub-{}", short_hash(&sub.name));
             let (protocol, endpoint) = match (&sub.component, &sub.endpoint) {
@@ -1276,15 +1276,9 @@ impl<'a> Emitter<'a> {
                     let (id, kind) = self.resolve(c)?;
                     match kind {
                         Kind::Sqs => {
+                            // The queue's program holds the queue's policy
+                            // (`Emitter::queue_policy`).
                             let arn = self.output_of(&id, "arn");
-                            if queue_policies.insert(id.clone()) {
-                                let url = self.output_of(&id, "url");
-                                let mut q = Params::new();
-                                q.set("queueUrl", Value::String(url)).set("queueArn", Value::String(arn.clone()));
-                                let v = render_file(files::SQS_FROM_SNS_ITEM, &q)?;
-                                let name = format!("allow-{}-{}", id.service, id.name);
-                                self.program.merge_item(&name, &v).map_err(|e| self.prog_err(e))?;
-                            }
                             ("sqs".to_string(), Value::String(arn))
                         }
                         Kind::Lambda => {
@@ -1367,6 +1361,18 @@ impl<'a> Emitter<'a> {
         let v = render_file(files::ELASTICACHE, &p)?;
         self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
+}
+
+/// The physical name of SNS component `id`'s topic: its own program
+/// creates it and the programs of the queues it delivers to name it in
+/// their policies.
+fn topic_name(stack: &LoadedStack, id: &ComponentId, fifo: bool) -> String {
+    physical_name_with(
+        NameKind::SnsTopic,
+        &[stack.name(), &stack.environment, &id.service, &id.name],
+        if fifo { ".fifo" } else { "" },
+        "",
+    )
 }
 
 /// A JSON document from the spec (an SNS filter policy) with its strings

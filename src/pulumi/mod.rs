@@ -7,6 +7,8 @@
 //! - [`names`]: physical AWS names that fit each resource type's rules.
 //! - [`template`]: the data templates of `pulumi-templates/` and their holes.
 //! - [`emit`]: one program per component, from the templates.
+//! - [`iam`]: action lists, KMS grants, resource-policy statements and the
+//!   `dependsOn` from role users to role policies.
 //! - [`render`]: all programs of a stack, written as `wave-NN/<project>/`.
 //! - [`runner`]: the async child-process runner for every `pulumi` call.
 //!
@@ -15,6 +17,7 @@
 
 pub mod check;
 pub mod emit;
+pub mod iam;
 pub mod interp;
 pub mod names;
 pub mod program;
@@ -24,5 +27,7 @@ pub mod schema;
 pub mod template;
 pub mod yaml_text;
 
+#[cfg(test)]
+mod emit_iam_tests;
 #[cfg(test)]
 mod tests;

@@ -267,7 +267,9 @@ impl Checker<'_> {
                     )
                     .hint = Some(hint);
                 }
-                Reference::Access(target) if kind.is_stateful() || matches!(kind, Kind::Sqs | Kind::Sns) => {
+                Reference::Access(target)
+                    if kind.is_stateful() || matches!(kind, Kind::Sqs | Kind::Sns | Kind::Lambda) =>
+                {
                     let i = field.trim_start_matches("spec.access[").split(']').next().unwrap_or("0");
                     let actions = c.spec.access().iter().find(|a| a.component == target).map(|a| a.actions.clone());
                     for action in actions.unwrap_or_default() {
@@ -276,6 +278,9 @@ impl Checker<'_> {
                                 &[AccessAction::Read, AccessAction::Write, AccessAction::Publish, AccessAction::Consume]
                             }
                             Kind::Sns => &[AccessAction::Publish],
+                            // `write` invokes it; a plain reference only reads
+                            // its configuration.
+                            Kind::Lambda => &[AccessAction::Read, AccessAction::Write],
                             _ => &[AccessAction::Read, AccessAction::Write],
                         };
                         if !allowed.contains(&action) {
@@ -304,7 +309,7 @@ impl Checker<'_> {
                         span,
                         format!("`access` names `{id}`, a {kind}; access is granted to data components"),
                     )
-                    .hint = Some("data components are RDS, DynamoDB, S3, SQS, SNS and ElastiCache".into());
+                    .hint = Some("data components are RDS, DynamoDB, S3, SQS, SNS and ElastiCache; Lambda takes `write` (invoke)".into());
                 }
                 Reference::Trigger(_) if kind != Kind::Sqs => {
                     self.err(
