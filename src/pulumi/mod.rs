@@ -25,4 +25,6 @@ pub mod template;
 pub mod yaml_text;
 
 #[cfg(test)]
+mod scope_tests;
+#[cfg(test)]
 mod tests;
