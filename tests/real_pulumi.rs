@@ -1059,3 +1059,46 @@ fn spot_toggles_in_place_and_a_new_port_replaces_the_target_group_create_first()
     assert_eq!(rules[0]["inputs"]["actions"][0]["targetGroupArn"], groups[0]["outputs"]["arn"], "{rules:#?}");
     assert_nothing_created_twice(&f.ops());
 }
+
+/// Issue 12, alarms through the real engine: `spec.alarms.createTopic`
+/// puts one SNS topic in the stack's shared program; every alarm (the
+/// MicroService's 5xx alarm, which is also its deployment rollback alarm,
+/// and the queue's dead-letter depth) notifies it through a
+/// StackReference; destroy removes the topic after the components.
+#[test]
+fn alarms_notify_the_environment_topic_from_the_shared_program() {
+    let f = Fixture::empty("shop");
+    let o = f.cmd(&["init", "shop"], &[]).current_dir(f.stack.parent().unwrap()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(f.stack.join("stack.yaml")).unwrap();
+    let listener =
+        text.lines().find_map(|l| l.trim().strip_prefix("listenerArn: ")).expect("the scaffold names a listener");
+    seed_load_balancer(&f.cloud, listener.trim_matches('"'));
+    std::fs::write(
+        f.stack.join("environments/dev.yaml"),
+        "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\nspec:\n  alarms: {createTopic: true}\n",
+    )
+    .unwrap();
+    assert_eq!(f.apply(0, &[]).status, "succeeded");
+    let topics = f.live("aws:sns/topic:Topic");
+    assert_eq!(topics.len(), 1, "{topics:#?}");
+    assert_eq!(topics[0]["inputs"]["name"], "shop-dev-alarms");
+    let topic_arn = &topics[0]["outputs"]["arn"];
+    let alarms = f.live("aws:cloudwatch/metricAlarm:MetricAlarm");
+    let mut names: Vec<&str> = alarms.iter().filter_map(|a| a["inputs"]["name"].as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["shop-dev-web-api-5xx", "shop-dev-web-jobs-dlq-depth"]);
+    for a in &alarms {
+        assert_eq!(&a["inputs"]["alarmActions"][0], topic_arn, "{a:#?}");
+    }
+    let service = f
+        .live("aws:ecs/service:Service")
+        .into_iter()
+        .find(|s| s["inputs"]["name"] == "shop-dev-web-api")
+        .expect("the api service");
+    assert_eq!(service["inputs"]["alarms"]["alarmNames"][0], "shop-dev-web-api-5xx");
+    assert_eq!(service["inputs"]["alarms"]["rollback"], true);
+    let o = f.run(&["destroy", "--auto-approve"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(resources(&f.cloud).is_empty(), "{:#?}", resources(&f.cloud));
+}

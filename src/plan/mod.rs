@@ -196,6 +196,15 @@ pub fn creates_alarm_topic(stack: &LoadedStack) -> bool {
     alarms.enabled && alarms.create_topic
 }
 
+/// Whether a component of `kind` reads the shared program: container
+/// components (the cluster), and the components whose alarms notify the
+/// created alarm topic. Recorded in the state, so destroy removes the
+/// shared program after them.
+pub fn uses_shared(stack: &LoadedStack, kind: Kind) -> bool {
+    (kind.is_container() && has_shared(stack))
+        || (creates_alarm_topic(stack) && matches!(kind, Kind::MicroService | Kind::Worker | Kind::Sqs | Kind::Rds))
+}
+
 /// The desired configuration of the stack's shared program, if it has one.
 pub fn shared_config(stack: &LoadedStack) -> Option<Value> {
     has_shared(stack).then(|| {
