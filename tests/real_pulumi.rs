@@ -994,3 +994,111 @@ fn plan_preview_shows_pulumis_resource_changes_and_writes_nothing() {
     let queues = f.live("aws:sqs/queue:Queue");
     assert!(queues.iter().any(|q| q["outputs"]["visibilityTimeoutSeconds"] == 120), "{queues:#?}");
 }
+
+/// Issue 12, replacement-safe updates through the real engine: toggling
+/// `spot` both ways updates the ECS service in place (capacity provider
+/// strategies, never `launchType`, which forces a replacement that
+/// collided on the service's fixed name), and a new container port
+/// replaces the target group under a new name (the port is in it), created
+/// before the old one is deleted, with the listener rule following.
+#[test]
+fn spot_toggles_in_place_and_a_new_port_replaces_the_target_group_create_first() {
+    let f = Fixture::empty("shop");
+    let o = f.cmd(&["init", "shop"], &[]).current_dir(f.stack.parent().unwrap()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(f.stack.join("stack.yaml")).unwrap();
+    let listener =
+        text.lines().find_map(|l| l.trim().strip_prefix("listenerArn: ")).expect("the scaffold names a listener");
+    seed_load_balancer(&f.cloud, listener.trim_matches('"'));
+    assert_eq!(f.apply(0, &[]).status, "succeeded");
+    let service_id = |f: &Fixture| {
+        let services: Vec<Value> = f
+            .live("aws:ecs/service:Service")
+            .into_iter()
+            .filter(|s| s["inputs"]["name"].as_str().is_some_and(|n| n.ends_with("-api")))
+            .collect();
+        assert_eq!(services.len(), 1, "{services:#?}");
+        let s = &services[0];
+        assert!(s["inputs"].get("launchType").is_none(), "a service never sets launchType: {s:#?}");
+        (s["id"].clone(), s["inputs"]["capacityProviderStrategies"][0]["capacityProvider"].clone())
+    };
+    let (id, provider) = service_id(&f);
+    assert_eq!(provider, "FARGATE");
+
+    for (from, to, expected) in
+        [("spec:\n", "spec:\n  spot: true\n", "FARGATE_SPOT"), ("spot: true", "spot: false", "FARGATE")]
+    {
+        let before = f.ops().len();
+        f.edit("services/web/components/api/infra.yaml", |t| t.replacen(from, to, 1));
+        let r = f.apply(0, &[]);
+        assert_eq!(r.status, "succeeded", "{r:?}");
+        let ops = f.ops().split_off(before);
+        let on_service: Vec<&str> =
+            ops.iter().filter(|o| o.type_token == "aws:ecs/service:Service").map(|o| o.op.as_str()).collect();
+        assert!(on_service.contains(&"update") && !on_service.contains(&"delete"), "{on_service:?}");
+        let (now, provider) = service_id(&f);
+        assert_eq!((now, provider), (id.clone(), Value::from(expected)), "the same service, now on {expected}");
+    }
+
+    let before = f.ops().len();
+    f.edit("services/web/components/api/microservice.yaml", |t| t.replace("8080", "9090"));
+    let r = f.apply(0, &[]);
+    assert_eq!(r.status, "succeeded", "{r:?}");
+    let ops = f.ops().split_off(before);
+    let tg: Vec<(&str, &str)> = ops
+        .iter()
+        .filter(|o| o.type_token == "aws:lb/targetGroup:TargetGroup" && matches!(o.op.as_str(), "create" | "delete"))
+        .map(|o| (o.op.as_str(), o.name.as_str()))
+        .collect();
+    assert_eq!(tg.len(), 2, "one replacement: {tg:?}");
+    assert_eq!(tg[0].0, "create", "the new target group is created first: {tg:?}");
+    assert!(tg[0].1.ends_with("-9090") && tg[1].1.ends_with("-8080"), "{tg:?}");
+    let groups = f.live("aws:lb/targetGroup:TargetGroup");
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    let rules = f.live("aws:lb/listenerRule:ListenerRule");
+    assert_eq!(rules[0]["inputs"]["actions"][0]["targetGroupArn"], groups[0]["outputs"]["arn"], "{rules:#?}");
+    assert_nothing_created_twice(&f.ops());
+}
+
+/// Issue 12, alarms through the real engine: `spec.alarms.createTopic`
+/// puts one SNS topic in the stack's shared program; every alarm (the
+/// MicroService's 5xx alarm, which is also its deployment rollback alarm,
+/// and the queue's dead-letter depth) notifies it through a
+/// StackReference; destroy removes the topic after the components.
+#[test]
+fn alarms_notify_the_environment_topic_from_the_shared_program() {
+    let f = Fixture::empty("shop");
+    let o = f.cmd(&["init", "shop"], &[]).current_dir(f.stack.parent().unwrap()).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(f.stack.join("stack.yaml")).unwrap();
+    let listener =
+        text.lines().find_map(|l| l.trim().strip_prefix("listenerArn: ")).expect("the scaffold names a listener");
+    seed_load_balancer(&f.cloud, listener.trim_matches('"'));
+    std::fs::write(
+        f.stack.join("environments/dev.yaml"),
+        "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\nspec:\n  alarms: {createTopic: true}\n",
+    )
+    .unwrap();
+    assert_eq!(f.apply(0, &[]).status, "succeeded");
+    let topics = f.live("aws:sns/topic:Topic");
+    assert_eq!(topics.len(), 1, "{topics:#?}");
+    assert_eq!(topics[0]["inputs"]["name"], "shop-dev-alarms");
+    let topic_arn = &topics[0]["outputs"]["arn"];
+    let alarms = f.live("aws:cloudwatch/metricAlarm:MetricAlarm");
+    let mut names: Vec<&str> = alarms.iter().filter_map(|a| a["inputs"]["name"].as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["shop-dev-web-api-5xx", "shop-dev-web-jobs-dlq-depth"]);
+    for a in &alarms {
+        assert_eq!(&a["inputs"]["alarmActions"][0], topic_arn, "{a:#?}");
+    }
+    let service = f
+        .live("aws:ecs/service:Service")
+        .into_iter()
+        .find(|s| s["inputs"]["name"] == "shop-dev-web-api")
+        .expect("the api service");
+    assert_eq!(service["inputs"]["alarms"]["alarmNames"][0], "shop-dev-web-api-5xx");
+    assert_eq!(service["inputs"]["alarms"]["rollback"], true);
+    let o = f.run(&["destroy", "--auto-approve"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(resources(&f.cloud).is_empty(), "{:#?}", resources(&f.cloud));
+}

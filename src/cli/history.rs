@@ -327,7 +327,7 @@ async fn live_health(
     let mut checks = tokio::task::JoinSet::new();
     for (i, c) in components.iter().enumerate() {
         let Some(id) = crate::model::ComponentId::parse(&c.component) else { continue };
-        let Some(names) = crate::pulumi::emit::live_names(stack, &id) else { continue };
+        let Some(names) = crate::pulumi::emit::live_names(stack, &id, &config.tenant) else { continue };
         let clients = clients.clone();
         checks.spawn(async move { (i, health::check(&clients, &names).await) });
     }

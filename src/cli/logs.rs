@@ -70,7 +70,8 @@ pub fn run(ctx: &Context, args: LogsArgs) -> Result<ExitStatus> {
     let target = Targets { services: Vec::new(), components: vec![args.target.clone()] };
     let chosen = selection(&target, &known)?.and_then(|s| s.into_iter().next()).expect("one component");
     let id = ComponentId::parse(&chosen).expect("a known component id");
-    let names = crate::pulumi::emit::live_names(stack, &id).expect("a known component");
+    let config = ctx.config()?;
+    let names = crate::pulumi::emit::live_names(stack, &id, &config.tenant).expect("a known component");
     let Some(group) = names.log_group.clone() else {
         return Err(Failure::new(
             ExitStatus::Invalid,
@@ -81,7 +82,6 @@ pub fn run(ctx: &Context, args: LogsArgs) -> Result<ExitStatus> {
         )
         .into());
     };
-    let config = ctx.config()?;
     let query = LogQuery { group, filter: args.filter.clone() };
     let since = args.since.start();
     block_on(async {

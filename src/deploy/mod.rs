@@ -186,7 +186,7 @@ fn up_job(input: &ApplyInput<'_>, component: &str, action: Action) -> Result<Job
     let program = emit_component(input.stack, &id, input.emit).map_err(|e| e.to_string())?;
     let mut dependencies: Vec<String> = input.graph.dependencies(&id).iter().map(ToString::to_string).collect();
     // Recorded in the state, so that destroy removes the shared program last.
-    if c.kind.is_container() && plan::has_shared(input.stack) {
+    if plan::uses_shared(input.stack, c.kind) {
         dependencies.push(SHARED_KEY.to_string());
     }
     Ok(Job::Up {

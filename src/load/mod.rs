@@ -117,6 +117,12 @@ impl LoadedStack {
             || self.environment_doc.as_ref().is_some_and(|e| e.spec.require_approval)
     }
 
+    /// The environment's alarm settings (`spec.alarms`; on, with no
+    /// notification topic, when absent).
+    pub fn alarms(&self) -> AlarmsSpec {
+        self.environment_doc.as_ref().and_then(|e| e.spec.alarms.clone()).unwrap_or_default()
+    }
+
     /// Whether stateful components default to deletion protection.
     pub fn protected(&self) -> bool {
         self.environment_doc

@@ -19,6 +19,38 @@ pub struct EnvironmentSpec {
     /// Defaults to true for `production`/`prod` and approval-gated environments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
+    /// The CloudWatch alarms panka adds to components (issue 12) and where
+    /// they notify. Absent: alarms on, no notifications.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alarms: Option<AlarmsSpec>,
+}
+
+/// `spec.alarms` of an Environment: target group 5xx (also the
+/// MicroService's deployment rollback alarm), dead-letter queue depth and
+/// RDS free storage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AlarmsSpec {
+    /// Add the alarms at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Create one SNS topic for the environment's alarms, in the stack's
+    /// shared program (`<stack>-shared`); subscribe to it out of band.
+    #[serde(default)]
+    pub create_topic: bool,
+    /// Or notify an existing SNS topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_arn: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for AlarmsSpec {
+    fn default() -> Self {
+        AlarmsSpec { enabled: true, create_topic: false, topic_arn: None }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -160,6 +160,13 @@ pub fn desired_config(stack: &LoadedStack, c: &Component) -> Value {
     if c.kind.is_stateful() {
         context["protected"] = json!(stack.protected());
     }
+    // The alarms a component gets and where they notify; only when the
+    // environment configures them, so configurations from before alarms
+    // existed keep their hash.
+    let alarmed = matches!(c.kind, Kind::MicroService | Kind::Worker | Kind::Sqs | Kind::Rds);
+    if let (true, Some(alarms)) = (alarmed, stack.environment_doc.as_ref().and_then(|e| e.spec.alarms.as_ref())) {
+        context["alarms"] = json!(alarms);
+    }
     let mut config = json!({ "kind": c.kind, "spec": c.spec });
     if let Some(infra) = &c.infra {
         config["infra"] = json!(infra);
@@ -172,15 +179,36 @@ pub fn desired_config(stack: &LoadedStack, c: &Component) -> Value {
 /// are `service/component` with DNS-label names, so it never collides.
 pub const SHARED_KEY: &str = "_stack/shared";
 
-/// Whether the stack has a shared program (`spec.shared.cluster.create`).
+/// Whether the stack has a shared program (`spec.shared.cluster.create`,
+/// or the environment's `spec.alarms.createTopic`).
 pub fn has_shared(stack: &LoadedStack) -> bool {
+    creates_cluster(stack) || creates_alarm_topic(stack)
+}
+
+/// Whether the shared program creates the ECS cluster.
+pub fn creates_cluster(stack: &LoadedStack) -> bool {
     stack.stack.spec.shared.cluster.as_ref().is_some_and(|c| c.create)
+}
+
+/// Whether the shared program creates the environment's alarm topic.
+pub fn creates_alarm_topic(stack: &LoadedStack) -> bool {
+    let alarms = stack.alarms();
+    alarms.enabled && alarms.create_topic
+}
+
+/// Whether a component of `kind` reads the shared program: container
+/// components (the cluster), and the components whose alarms notify the
+/// created alarm topic. Recorded in the state, so destroy removes the
+/// shared program after them.
+pub fn uses_shared(stack: &LoadedStack, kind: Kind) -> bool {
+    (kind.is_container() && has_shared(stack))
+        || (creates_alarm_topic(stack) && matches!(kind, Kind::MicroService | Kind::Worker | Kind::Sqs | Kind::Rds))
 }
 
 /// The desired configuration of the stack's shared program, if it has one.
 pub fn shared_config(stack: &LoadedStack) -> Option<Value> {
     has_shared(stack).then(|| {
-        json!({
+        let mut config = json!({
             "kind": Kind::Stack,
             "shared": {"cluster": stack.stack.spec.shared.cluster},
             "context": {
@@ -188,7 +216,13 @@ pub fn shared_config(stack: &LoadedStack) -> Option<Value> {
                 "accountId": stack.provider.account_id,
                 "labels": stack.stack.metadata.labels,
             },
-        })
+        });
+        // Only when on: a stack without a topic keeps the configuration
+        // (and hash) it had before the topic existed.
+        if creates_alarm_topic(stack) {
+            config["shared"]["alarmTopic"] = json!(true);
+        }
+        config
     })
 }
 

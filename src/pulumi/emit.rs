@@ -13,6 +13,8 @@
 //! [`names`](super::names); emission reads the loaded stack and nothing else
 //! (no state, no AWS, no Pulumi).
 
+mod alarms;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_yaml::{Mapping, Value};
@@ -20,7 +22,7 @@ use thiserror::Error;
 
 use super::iam::{self, actions, AccessBuilder, Use};
 use super::interp;
-use super::names::{physical_name, physical_name_with, short_hash, NameKind};
+use super::names::{bucket_prefix, physical_name, physical_name_with, short_hash, tenant_part, NameKind, NameScope};
 use super::program::{key, lit, Program, ProgramError, DEFAULT_PROVIDER};
 use super::schema::PULUMI_AWS_VERSION;
 use super::template::{files, render_file, Params, TemplateError};
@@ -61,10 +63,34 @@ pub fn stack_config_yaml() -> String {
     "config:\n  pulumi:disable-default-providers:\n    - aws\n".to_string()
 }
 
+/// The scope physical names derive from (`names` module docs): the tenant,
+/// and the region and account the stack's environment deploys to.
+pub fn name_scope(stack: &LoadedStack, tenant: &str) -> NameScope {
+    NameScope {
+        tenant: tenant.to_string(),
+        region: stack.provider.region.clone(),
+        account: stack.provider.account_id.clone(),
+    }
+}
+
 /// The name of the `cluster: {create: true}` cluster, which the stack's
 /// shared program creates ([`emit_shared`]).
-pub fn created_cluster_name(stack: &LoadedStack) -> String {
-    physical_name(NameKind::EcsService, &[stack.name(), &stack.environment])
+pub fn created_cluster_name(stack: &LoadedStack, tenant: &str) -> String {
+    name_scope(stack, tenant).name(NameKind::EcsService, &[stack.name(), &stack.environment])
+}
+
+/// The environment's alarm topic, which the shared program creates with
+/// `spec.alarms.createTopic`.
+pub fn alarm_topic_name(stack: &LoadedStack, tenant: &str) -> String {
+    name_scope(stack, tenant).name(NameKind::SnsTopic, &[stack.name(), &stack.environment, "alarms"])
+}
+
+/// The log group of a container component (`/ecs/[tenant/]stack/env/service/component`).
+fn container_log_group(stack: &LoadedStack, tenant: &str, id: &ComponentId) -> String {
+    let mut parts = vec!["ecs"];
+    parts.extend(tenant_part(tenant));
+    parts.extend([stack.name(), stack.environment.as_str(), id.service.as_str(), id.name.as_str()]);
+    physical_name(NameKind::LogGroup, &parts)
 }
 
 /// The explicit, pinned AWS provider every resource of a program uses.
@@ -127,8 +153,17 @@ pub fn emit_shared(stack: &LoadedStack, opts: &EmitOptions) -> Result<Option<Pro
         m.insert(key(k).map_err(err)?, lit(v));
     }
     add_provider(&mut program, stack, opts, Value::Mapping(m)).map_err(err)?;
+    let cluster = crate::plan::creates_cluster(stack);
+    let topic = crate::plan::creates_alarm_topic(stack);
+    let out = |on: bool, text: &str| on.then(|| Value::String(text.to_string()));
     let mut p = Params::new();
-    p.set("clusterName", lit(&created_cluster_name(stack)));
+    p.when("createCluster", cluster)
+        .set("clusterName", lit(&created_cluster_name(stack, &opts.tenant)))
+        .opt("clusterNameOutput", out(cluster, "${cluster.name}"))
+        .opt("clusterArnOutput", out(cluster, "${cluster.arn}"))
+        .when("createAlarmTopic", topic)
+        .set("alarmTopicName", lit(&alarm_topic_name(stack, &opts.tenant)))
+        .opt("alarmTopicArnOutput", out(topic, "${alarmTopic.arn}"));
     let v = render_file(files::STACK_SHARED, &p)?;
     program.merge_rendered(&v).map_err(err)?;
     program.description =
@@ -151,22 +186,22 @@ pub struct LiveNames {
 }
 
 /// The names of component `id`'s AWS resources, as [`emit_component`]
-/// gives them. `None` for an unknown component.
-pub fn live_names(stack: &LoadedStack, id: &ComponentId) -> Option<LiveNames> {
+/// gives them for `tenant`. `None` for an unknown component.
+pub fn live_names(stack: &LoadedStack, id: &ComponentId, tenant: &str) -> Option<LiveNames> {
     let c = stack.components.get(id)?;
+    let scope = name_scope(stack, tenant);
     let phys = |kind: NameKind| {
-        physical_name(kind, &[stack.name(), stack.environment.as_str(), id.service.as_str(), id.name.as_str()])
+        scope.name(kind, &[stack.name(), stack.environment.as_str(), id.service.as_str(), id.name.as_str()])
     };
     let mut names = LiveNames { region: stack.provider.region.clone(), ..LiveNames::default() };
     if c.kind.is_container() {
-        names.log_group =
-            Some(physical_name(NameKind::LogGroup, &["ecs", stack.name(), &stack.environment, &id.service, &id.name]));
+        names.log_group = Some(container_log_group(stack, tenant, id));
     }
     match &c.spec {
         ComponentSpec::MicroService(_) | ComponentSpec::Worker(_) => {
             let cluster = match &stack.stack.spec.shared.cluster {
                 Some(Cluster { name: Some(n), .. }) => Some(n.clone()),
-                Some(Cluster { create: true, .. }) => Some(created_cluster_name(stack)),
+                Some(Cluster { create: true, .. }) => Some(created_cluster_name(stack, tenant)),
                 _ => None,
             };
             names.ecs_service = cluster.map(|cluster| (cluster, phys(NameKind::EcsService)));
@@ -247,7 +282,9 @@ impl<'a> Emitter<'a> {
         self.stack.protected()
     }
 
-    /// `[stack, env, service, component]` (+ `suffix`) for physical names.
+    /// `[stack, env, service, component]` (+ `suffix`) for physical names,
+    /// within the deployment's [`NameScope`] (the tenant unless `default`;
+    /// the region and account in the hash of global names).
     fn phys(&self, kind: NameKind, suffix: &str) -> String {
         let mut parts = vec![
             self.stack.name(),
@@ -258,7 +295,21 @@ impl<'a> Emitter<'a> {
         if !suffix.is_empty() {
             parts.push(suffix);
         }
-        physical_name(kind, &parts)
+        name_scope(self.stack, &self.opts.tenant).name(kind, &parts)
+    }
+
+    /// The parts of [`phys`](Self::phys) for names built with a fixed
+    /// suffix (`.fifo`): the tenant unless `default`, then the component.
+    fn name_parts(&self) -> Vec<&'a str> {
+        let opts: &'a EmitOptions = self.opts;
+        let mut parts: Vec<&'a str> = tenant_part(&opts.tenant).into_iter().collect();
+        parts.extend([
+            self.stack.name(),
+            self.stack.environment.as_str(),
+            self.c.id.service.as_str(),
+            self.c.id.name.as_str(),
+        ]);
+        parts
     }
 
     fn invalid(&self, message: impl Into<String>) -> EmitError {
@@ -333,7 +384,7 @@ impl<'a> Emitter<'a> {
     fn cluster_name(&self) -> Result<String, EmitError> {
         match &self.stack.stack.spec.shared.cluster {
             Some(Cluster { name: Some(n), .. }) => Ok(n.clone()),
-            Some(Cluster { create: true, .. }) => Ok(created_cluster_name(self.stack)),
+            Some(Cluster { create: true, .. }) => Ok(created_cluster_name(self.stack, &self.opts.tenant)),
             _ => Err(EmitError::MissingShared {
                 component: self.name(),
                 what: "cluster",
@@ -357,6 +408,7 @@ impl<'a> Emitter<'a> {
             ComponentSpec::Sns(s) => self.sns(s)?,
             ComponentSpec::ElastiCache(s) => self.elasticache(s)?,
         }
+        self.data_alarms()?;
         iam::wire_role_dependencies(&mut self.program);
         let description = format!(
             "panka {} `{}` of stack `{}` ({})",
@@ -665,34 +717,28 @@ impl<'a> Emitter<'a> {
         ));
 
         let mut p = Params::new();
-        p.set(
-            "logGroupName",
-            lit(&physical_name(
-                NameKind::LogGroup,
-                &["ecs", self.stack.name(), &self.stack.environment, &self.c.id.service, &self.c.id.name],
-            )),
-        )
-        .set("logRetentionDays", if self.protected() { 90 } else { 30 })
-        .set("executionRoleName", lit(&self.phys(NameKind::IamRole, "exec")))
-        .set("taskRoleName", lit(&self.phys(NameKind::IamRole, "task")))
-        .when("hasSecrets", !secrets_access.is_empty())
-        .set("secretStatements", secrets_access.to_value())
-        .when("hasAccess", !self.access.is_empty())
-        .set("accessStatements", self.access.to_value())
-        .set("securityGroupName", lit(&self.phys(NameKind::SecurityGroup, "")))
-        .set("securityGroupDescription", lit(&format!("panka {} {}", self.c.kind, self.c.id)))
-        .set("vpcId", self.v(&network.vpc_id)?)
-        .set("family", lit(&self.phys(NameKind::EcsTaskFamily, "")))
-        .set("cpu", lit(&infra.cpu.to_string()))
-        .set("memory", lit(&infra.memory.to_string()))
-        .set(
-            "cpuArchitecture",
-            lit(match infra.architecture {
-                Architecture::X86_64 => "X86_64",
-                Architecture::Arm64 => "ARM64",
-            }),
-        )
-        .set("containerDefinitions", Value::Sequence(vec![map(def)]));
+        p.set("logGroupName", lit(&container_log_group(self.stack, &self.opts.tenant, &self.c.id)))
+            .set("logRetentionDays", if self.protected() { 90 } else { 30 })
+            .set("executionRoleName", lit(&self.phys(NameKind::IamRole, "exec")))
+            .set("taskRoleName", lit(&self.phys(NameKind::IamRole, "task")))
+            .when("hasSecrets", !secrets_access.is_empty())
+            .set("secretStatements", secrets_access.to_value())
+            .when("hasAccess", !self.access.is_empty())
+            .set("accessStatements", self.access.to_value())
+            .set("securityGroupName", lit(&self.phys(NameKind::SecurityGroup, "")))
+            .set("securityGroupDescription", lit(&format!("panka {} {}", self.c.kind, self.c.id)))
+            .set("vpcId", self.v(&network.vpc_id)?)
+            .set("family", lit(&self.phys(NameKind::EcsTaskFamily, "")))
+            .set("cpu", lit(&infra.cpu.to_string()))
+            .set("memory", lit(&infra.memory.to_string()))
+            .set(
+                "cpuArchitecture",
+                lit(match infra.architecture {
+                    Architecture::X86_64 => "X86_64",
+                    Architecture::Arm64 => "ARM64",
+                }),
+            )
+            .set("containerDefinitions", Value::Sequence(vec![map(def)]));
         let v = render_file(files::CONTAINER, &p)?;
         self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
     }
@@ -739,16 +785,20 @@ impl<'a> Emitter<'a> {
         self.c.infra.clone().ok_or_else(|| self.invalid("a container component has no effective infra"))
     }
 
-    /// Launch type and capacity provider strategy (Fargate or Fargate Spot).
+    /// The capacity provider strategy: Fargate or Fargate Spot, never a
+    /// `launchType`. `launchType` forces a replacement when it changes and
+    /// cannot coexist with a strategy, so toggling `spot` with it replaced
+    /// the service (and collided on its fixed name); a strategy changes in
+    /// place (the services set `forceNewDeployment`, which the provider
+    /// requires for that). The cluster must offer both providers: the
+    /// shared program's created cluster does; an existing cluster needs
+    /// `FARGATE` and `FARGATE_SPOT` in its capacity providers.
     fn capacity(&self, p: &mut Params, infra: &EffectiveInfra) {
-        if infra.spot {
-            p.opt("launchType", None::<Value>).set(
-                "capacityProviderStrategies",
-                Value::Sequence(vec![map(vec![("capacityProvider", lit("FARGATE_SPOT")), ("weight", Value::from(1))])]),
-            );
-        } else {
-            p.set("launchType", lit("FARGATE")).opt("capacityProviderStrategies", None::<Value>);
-        }
+        let provider = if infra.spot { "FARGATE_SPOT" } else { "FARGATE" };
+        p.opt("launchType", None::<Value>).set(
+            "capacityProviderStrategies",
+            Value::Sequence(vec![map(vec![("capacityProvider", lit(provider)), ("weight", Value::from(1))])]),
+        );
     }
 
     fn ecs_service_params(&mut self, p: &mut Params, infra: &EffectiveInfra) -> Result<(), EmitError> {
@@ -818,12 +868,23 @@ impl<'a> Emitter<'a> {
 
         let readiness = s.health_check.readiness.as_ref();
         let http = readiness.and_then(|r| r.http.as_ref());
+        let grpc = port.protocol == PortProtocol::Grpc;
+        // A gRPC target group's matcher holds gRPC status codes, not HTTP
+        // ones: `0` (OK) for the service's own health method, `12`
+        // (UNIMPLEMENTED) for ALB's default path, which proves the server
+        // answers gRPC.
+        let (path, matcher) = match (grpc, http) {
+            (true, Some(h)) => (h.path.as_str(), "0"),
+            (true, None) => ("/AWS.ALB/healthcheck", "12"),
+            (false, Some(h)) => (h.path.as_str(), h.success_codes.as_str()),
+            (false, None) => ("/", "200-399"),
+        };
         let mut hc = vec![
             ("enabled", Value::Bool(true)),
             ("protocol", lit("HTTP")),
-            ("path", self.v(http.map_or("/", |h| h.path.as_str()))?),
+            ("path", self.v(path)?),
             ("port", lit(&http.map_or("traffic-port".to_string(), |h| h.port.to_string()))),
-            ("matcher", self.v(http.map_or("200-399", |h| h.success_codes.as_str()))?),
+            ("matcher", self.v(matcher)?),
         ];
         if let Some(r) = readiness {
             let interval = r.period_seconds.clamp(5, 300);
@@ -834,24 +895,74 @@ impl<'a> Emitter<'a> {
         }
 
         let url = self.url(&lb, &rule)?;
+        let alb_security_group = self.alb_security_group(&lb)?;
+        let deployment_alarms = self.target_group_alarm(&lb)?;
+        // The port and protocol version force a replacement of the target
+        // group: with them in its name the replacement gets a new name, so
+        // Pulumi creates it before deleting the old one (which the listener
+        // rule and the service still use until they follow).
+        let tg_suffix = format!("{}{}", port.port, if grpc { "g" } else { "" });
         let mut p = Params::new();
-        p.set("targetGroupName", lit(&self.phys(NameKind::TargetGroup, "")))
+        p.set("targetGroupName", lit(&self.phys(NameKind::TargetGroup, &tg_suffix)))
             .set("vpcId", self.v(&self.network()?.vpc_id)?)
-            .set("protocolVersion", lit(if port.protocol == PortProtocol::Grpc { "GRPC" } else { "HTTP1" }))
+            .set("protocolVersion", lit(if grpc { "GRPC" } else { "HTTP1" }))
             .set("containerPort", port.port)
             .set("containerName", lit(&self.c.id.name))
             .set("targetGroupHealthCheck", map(hc))
             .set("listenerArn", self.v(&lb.listener_arn)?)
             .set("priority", priority)
             .set("listenerConditions", Value::Sequence(conditions))
-            .when("hasAlbSecurityGroup", lb.security_group_id.is_some())
-            .set("albSecurityGroupId", self.v(lb.security_group_id.as_deref().unwrap_or(""))?)
+            .set("albSecurityGroupId", alb_security_group)
+            .opt("deploymentAlarms", deployment_alarms)
             .set("healthCheckGracePeriodSeconds", infra.health_check_grace_period_seconds)
             .set("url", url);
         self.ecs_service_params(&mut p, &infra)?;
         let v = render_file(files::MICROSERVICE, &p)?;
         self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))?;
         self.autoscaling(&infra)
+    }
+
+    /// The load balancer's security group, which the service's security
+    /// group lets in: `securityGroupId` when the stack gives it, else the
+    /// first security group of the listener's load balancer, looked up at
+    /// deploy time (without one the service would be unreachable).
+    fn alb_security_group(&mut self, lb: &SharedLoadBalancer) -> Result<Value, EmitError> {
+        if let Some(sg) = &lb.security_group_id {
+            return self.v(sg);
+        }
+        self.load_balancer_lookup(lb, "loadBalancerSecurityGroups", "securityGroups")?;
+        Ok(map(vec![(
+            "fn::select",
+            Value::Sequence(vec![Value::from(0), Value::String("${loadBalancerSecurityGroups}".into())]),
+        )]))
+    }
+
+    /// Program variables reading the shared load balancer from its
+    /// listener: `loadBalancerArn`, and `variable` = its field `field`.
+    fn load_balancer_lookup(&mut self, lb: &SharedLoadBalancer, variable: &str, field: &str) -> Result<(), EmitError> {
+        let listener_arn = self.v(&lb.listener_arn)?;
+        let provider = || map(vec![("provider", Value::String(format!("${{{DEFAULT_PROVIDER}}}")))]);
+        let listener = map(vec![(
+            "fn::invoke",
+            map(vec![
+                ("function", lit("aws:lb/getListener:getListener")),
+                ("arguments", map(vec![("arn", listener_arn)])),
+                ("options", provider()),
+                ("return", lit("loadBalancerArn")),
+            ]),
+        )]);
+        let value = map(vec![(
+            "fn::invoke",
+            map(vec![
+                ("function", lit("aws:lb/getLoadBalancer:getLoadBalancer")),
+                ("arguments", map(vec![("arn", Value::String("${loadBalancerArn}".into()))])),
+                ("options", provider()),
+                ("return", lit(field)),
+            ]),
+        )]);
+        self.program.variables.insert("loadBalancerArn".into(), listener);
+        self.program.variables.insert(variable.into(), value);
+        Ok(())
     }
 
     /// The service's URL: `https://<host>` for a host rule, else the shared
@@ -867,27 +978,7 @@ impl<'a> Emitter<'a> {
         if let Some(dns) = &lb.dns_name {
             return self.v(&format!("http://{dns}{path}"));
         }
-        let listener_arn = self.v(&lb.listener_arn)?;
-        let listener = map(vec![(
-            "fn::invoke",
-            map(vec![
-                ("function", lit("aws:lb/getListener:getListener")),
-                ("arguments", map(vec![("arn", listener_arn)])),
-                ("options", map(vec![("provider", Value::String(format!("${{{DEFAULT_PROVIDER}}}")))])),
-                ("return", lit("loadBalancerArn")),
-            ]),
-        )]);
-        let dns = map(vec![(
-            "fn::invoke",
-            map(vec![
-                ("function", lit("aws:lb/getLoadBalancer:getLoadBalancer")),
-                ("arguments", map(vec![("arn", Value::String("${loadBalancerArn}".into()))])),
-                ("options", map(vec![("provider", Value::String(format!("${{{DEFAULT_PROVIDER}}}")))])),
-                ("return", lit("dnsName")),
-            ]),
-        )]);
-        self.program.variables.insert("loadBalancerArn".into(), listener);
-        self.program.variables.insert("loadBalancerDnsName".into(), dns);
+        self.load_balancer_lookup(lb, "loadBalancerDnsName", "dnsName")?;
         let path = self.v(&path)?;
         Ok(Value::String(format!("http://${{loadBalancerDnsName}}{}", path.as_str().unwrap_or_default())))
     }
@@ -1029,7 +1120,7 @@ impl<'a> Emitter<'a> {
             .set("vpcId", self.v(&network.vpc_id)?)
             .set("identifier", lit(&identifier))
             .set("engine", lit(s.engine.kind.as_str()))
-            .set("engineVersion", self.v(&s.engine.version)?)
+            .set("engineVersion", self.v(&rds_engine_version(s.engine.kind, &s.engine.version))?)
             .set("instanceClass", self.v(&s.instance.class)?)
             .set("allocatedStorage", s.instance.storage.allocated_gb)
             .opt("maxAllocatedStorage", s.instance.storage.max_allocated_gb)
@@ -1046,10 +1137,7 @@ impl<'a> Emitter<'a> {
             .opt("maintenanceWindow", self.vo(s.maintenance_window.as_deref())?)
             .set("deletionProtection", self.deletion_protection(s.deletion_protection))
             .set("skipFinalSnapshot", !protected)
-            .opt(
-                "finalSnapshotIdentifier",
-                protected.then(|| lit(&physical_name(NameKind::RdsInstance, &[&identifier, "final"]))),
-            )
+            .opt("finalSnapshotIdentifier", protected.then(|| final_snapshot_identifier(&identifier)))
             .set("performanceInsights", s.performance_insights)
             .set(
                 "logExports",
@@ -1132,12 +1220,7 @@ impl<'a> Emitter<'a> {
 
     fn s3(&mut self, s: &S3Spec) -> Result<(), EmitError> {
         let protected = self.protected();
-        let bucket = physical_name_with(
-            NameKind::S3Bucket,
-            &[self.stack.name(), &self.stack.environment, &self.c.id.service, &self.c.id.name],
-            "",
-            &self.opts.tenant,
-        );
+        let bucket = bucket_prefix(&self.name_parts());
         let rules = try_seq(&s.lifecycle_rules, |r| {
             let mut m = vec![
                 ("id", self.v(&r.name)?),
@@ -1173,7 +1256,7 @@ impl<'a> Emitter<'a> {
             Ok(map(m))
         })?;
         let mut p = Params::new();
-        p.set("bucketName", lit(&bucket))
+        p.set("bucketPrefix", lit(&bucket))
             .set("forceDestroy", s.force_destroy && !protected)
             .set("protect", protected)
             .set("blockPublicAccess", s.block_public_access)
@@ -1190,8 +1273,7 @@ impl<'a> Emitter<'a> {
 
     fn sqs(&mut self, s: &SqsSpec) -> Result<(), EmitError> {
         let fifo = if s.fifo { ".fifo" } else { "" };
-        let parts =
-            [self.stack.name(), self.stack.environment.as_str(), self.c.id.service.as_str(), self.c.id.name.as_str()];
+        let parts = self.name_parts();
         let queue = physical_name_with(NameKind::SqsQueue, &parts, fifo, "");
         let mut dlq_parts = parts.to_vec();
         dlq_parts.push("dlq");
@@ -1244,7 +1326,7 @@ impl<'a> Emitter<'a> {
                     && self.stack.index.resolve(r, Some(&id.service)).is_ok_and(|(target, _)| &target == me)
             });
             if subscribes {
-                topics.push(topic_name(self.stack, id, t.fifo));
+                topics.push(topic_name(self.stack, &self.opts.tenant, id, t.fifo));
             }
         }
         if topics.is_empty() {
@@ -1260,7 +1342,7 @@ impl<'a> Emitter<'a> {
     }
 
     fn sns(&mut self, s: &SnsSpec) -> Result<(), EmitError> {
-        let topic = topic_name(self.stack, &self.c.id, s.fifo);
+        let topic = topic_name(self.stack, &self.opts.tenant, &self.c.id, s.fifo);
         let mut p = Params::new();
         p.set("topicName", lit(&topic))
             .opt("fifo", s.fifo.then_some(true))
@@ -1354,8 +1436,7 @@ impl<'a> Emitter<'a> {
             .opt("maintenanceWindow", self.vo(s.maintenance_window.as_deref())?)
             .opt(
                 "finalSnapshotIdentifier",
-                (protected && s.snapshot_retention_days > 0)
-                    .then(|| lit(&physical_name(NameKind::ElastiCacheReplicationGroup, &[&id, "final"]))),
+                (protected && s.snapshot_retention_days > 0).then(|| final_snapshot_identifier(&id)),
             )
             .set("protect", protected);
         let v = render_file(files::ELASTICACHE, &p)?;
@@ -1365,14 +1446,46 @@ impl<'a> Emitter<'a> {
 
 /// The physical name of SNS component `id`'s topic: its own program
 /// creates it and the programs of the queues it delivers to name it in
-/// their policies.
-fn topic_name(stack: &LoadedStack, id: &ComponentId, fifo: bool) -> String {
-    physical_name_with(
-        NameKind::SnsTopic,
-        &[stack.name(), &stack.environment, &id.service, &id.name],
-        if fifo { ".fifo" } else { "" },
-        "",
-    )
+/// their policies. The tenant leads unless it is `default` (docs/names.md).
+fn topic_name(stack: &LoadedStack, tenant: &str, id: &ComponentId, fifo: bool) -> String {
+    let mut parts: Vec<&str> = tenant_part(tenant).into_iter().collect();
+    parts.extend([stack.name(), stack.environment.as_str(), id.service.as_str(), id.name.as_str()]);
+    physical_name_with(NameKind::SnsTopic, &parts, if fifo { ".fifo" } else { "" }, "")
+}
+
+/// The engine version an RDS instance is given: the major version
+/// (`16.4` → `16`, MySQL `8.0.35` → `8.0`), since the instance upgrades
+/// minor versions itself (`autoMinorVersionUpgrade`, always on): a pinned
+/// minor would ask Pulumi to downgrade after AWS upgraded it. A version
+/// that is already a major one, or that panka cannot read, is kept.
+pub fn rds_engine_version(engine: RdsEngineType, version: &str) -> String {
+    let numeric: Vec<&str> = version.split('.').collect();
+    if numeric.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+        return version.to_string();
+    }
+    let major_parts = match engine {
+        // PostgreSQL 10 and later: the first number; 9.6 had two.
+        RdsEngineType::Postgres => {
+            if numeric[0].parse::<u32>().unwrap_or(0) >= 10 {
+                1
+            } else {
+                2
+            }
+        }
+        RdsEngineType::Mysql | RdsEngineType::Mariadb => 2,
+    };
+    numeric.iter().take(major_parts).copied().collect::<Vec<_>>().join(".")
+}
+
+/// The final snapshot identifier of a database or cache `identifier`:
+/// `<identifier>-final-<security group id>`. A fixed `-final` collides
+/// when a recreated database is destroyed again (the first incarnation's
+/// snapshot still exists); the component's own security group is created
+/// with it, recreated with it, known before it, and its id is never reused
+/// by AWS, so each incarnation gets its own snapshot name, the same on
+/// every run.
+fn final_snapshot_identifier(identifier: &str) -> Value {
+    Value::String(format!("{identifier}-final-${{securityGroup.id}}"))
 }
 
 /// A JSON document from the spec (an SNS filter policy) with its strings

@@ -30,4 +30,6 @@ pub mod yaml_text;
 #[cfg(test)]
 mod emit_iam_tests;
 #[cfg(test)]
+mod scope_tests;
+#[cfg(test)]
 mod tests;

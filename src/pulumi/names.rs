@@ -1,14 +1,44 @@
 //! Physical AWS names for the resources panka creates.
 //!
-//! Every name is a pure function of its parts (stack, environment, service,
-//! component, role …) and always satisfies the naming rules of its resource
-//! type: length limit, character set, case, first and last character. A name
-//! that would be too long is truncated and given a stable suffix: `-` and the
-//! first 8 hex digits of the SHA-256 of the full untruncated name, so two
-//! long names that share a prefix still differ. Names in a global namespace
-//! (S3 buckets) always carry that suffix, computed over the parts plus a
-//! uniqueness seed (the tenant), so two tenants' `payments` stacks never
-//! collide.
+//! Every name is a pure function of its parts and always satisfies the
+//! naming rules of its resource type: length limit, character set, case,
+//! first and last character. A name that would be too long is truncated and
+//! given a stable suffix: `-` and the first 8 hex digits of the SHA-256 of
+//! the full untruncated name, so two long names that share a prefix still
+//! differ.
+//!
+//! # What a name derives from ([`NameScope`])
+//!
+//! Deployments that share an AWS account (tenants, stacks, environments,
+//! regions) must never share a physical name:
+//!
+//! - **Regional names** (target groups, queues, topics, tables, log groups,
+//!   security groups, ECS services, RDS and ElastiCache ids, Lambda
+//!   functions, schedules …) only collide within one region of one account.
+//!   They are `[tenant,] stack, environment, service, component[, role]`:
+//!   the tenant is left out when it is `default`, so a single-team
+//!   deployment keeps the names it had before tenants existed (a changed
+//!   RDS identifier would replace the database).
+//! - **Global names** (IAM roles: one namespace per account, every region)
+//!   carry the same readable parts and always end in a hash of the parts
+//!   plus the tenant, the region and the account (when configured), so the
+//!   same stack deployed to two regions of one account gets two roles.
+//! - **S3 buckets** (one namespace for all of AWS) take a readable
+//!   `bucketPrefix` ([`bucket_prefix`], at most 37 characters) and AWS's
+//!   provider adds a unique suffix that Pulumi keeps in its state: a bucket
+//!   name can neither collide nor be guessed and claimed in advance.
+//! - **Target groups** also carry their port and protocol version
+//!   (`…-8080`, `…-8080g` for gRPC): both force a replacement, and a new name
+//!   lets Pulumi create the new target group before it deletes the old one.
+//!
+//! Migration from names without the scope (panka before issue 12): IAM role
+//! names gain the region hash (roles are replaced, create before delete;
+//! task definitions get a new revision), target group names gain the port
+//! (replaced, create before delete; the listener rule and the service
+//! follow), and buckets keep their old fixed name (the program ignores
+//! changes to `bucket`/`bucketPrefix`, so an existing bucket is never
+//! replaced; only new buckets get a prefix). Nothing else changes for
+//! tenant `default`. See `docs/names.md`.
 
 use sha2::{Digest, Sha256};
 
@@ -33,6 +63,8 @@ pub enum NameKind {
     SqsQueue,
     /// `aws:s3:Bucket` name: 63, lowercase, globally unique.
     S3Bucket,
+    /// `aws:s3:Bucket` `bucketPrefix`: 37, lowercase (AWS adds 26).
+    S3BucketPrefix,
     /// `aws:lambda:Function` name: 64.
     LambdaFunction,
     /// `aws:cloudwatch:LogGroup` name: 512, `/`-separated.
@@ -51,6 +83,8 @@ pub enum NameKind {
     Schedule,
     /// `aws:appautoscaling:Policy` name: 255, no `:` or `/`.
     ScalingPolicy,
+    /// `aws:cloudwatch:MetricAlarm` name: 255.
+    MetricAlarm,
 }
 
 struct Rules {
@@ -70,7 +104,7 @@ struct Rules {
 
 impl NameKind {
     /// All kinds, for tests and documentation.
-    pub const ALL: [NameKind; 18] = [
+    pub const ALL: [NameKind; 20] = [
         NameKind::TargetGroup,
         NameKind::ElastiCacheReplicationGroup,
         NameKind::ElastiCacheSubnetGroup,
@@ -89,7 +123,15 @@ impl NameKind {
         NameKind::SnsTopic,
         NameKind::Schedule,
         NameKind::ScalingPolicy,
+        NameKind::S3BucketPrefix,
+        NameKind::MetricAlarm,
     ];
+
+    /// Names of this kind share one namespace across every region of an
+    /// account (IAM), so they carry the region in their hash.
+    pub fn is_global(self) -> bool {
+        matches!(self, NameKind::IamRole)
+    }
 
     /// The AWS length limit of this kind of name.
     pub fn max_len(self) -> usize {
@@ -125,6 +167,8 @@ impl NameKind {
             NameKind::SnsTopic => r(256, false, "-_", false),
             NameKind::Schedule => r(64, false, "-_.", false),
             NameKind::ScalingPolicy => r(255, false, "-_.", false),
+            NameKind::S3BucketPrefix => r(36, true, "-", true),
+            NameKind::MetricAlarm => r(255, false, "-_.", false),
         }
     }
 }
@@ -144,6 +188,67 @@ pub fn physical_name(kind: NameKind, parts: &[&str]) -> String {
 /// counts toward the limit (`.fifo` for FIFO queues and topics), and a
 /// `seed` that only feeds the hash (the tenant, for global namespaces).
 pub fn physical_name_with(kind: NameKind, parts: &[&str], suffix: &str, seed: &str) -> String {
+    build(kind, parts, suffix, seed, false)
+}
+
+/// A name in an account-wide namespace: the readable parts, always followed
+/// by the hash of the parts and `seed` (the scope's
+/// [`global_seed`](NameScope::global_seed)).
+pub fn global_name(kind: NameKind, parts: &[&str], seed: &str) -> String {
+    build(kind, parts, "", seed, true)
+}
+
+/// The `bucketPrefix` of a bucket made of `parts`: at most 37 characters,
+/// lowercase, ending in `-`; AWS's provider appends 26 unique characters.
+pub fn bucket_prefix(parts: &[&str]) -> String {
+    format!("{}-", physical_name(NameKind::S3BucketPrefix, parts))
+}
+
+/// `tenant` as the first part of regional names, or `None` for `default`.
+pub fn tenant_part(tenant: &str) -> Option<&str> {
+    (!tenant.is_empty() && tenant != "default").then_some(tenant)
+}
+
+/// Where a deployment lives, beyond its stack and environment: what keeps
+/// the physical names of two deployments in one account apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameScope {
+    /// The tenant (`default` with none configured).
+    pub tenant: String,
+    /// The region the stack's environment deploys to.
+    pub region: String,
+    /// The account, when the stack or environment configures one.
+    pub account: Option<String>,
+}
+
+impl NameScope {
+    /// The tenant as the first part of regional names, or `None` for
+    /// `default` (names from before tenants existed stay as they were).
+    pub fn tenant_part(&self) -> Option<&str> {
+        tenant_part(&self.tenant)
+    }
+
+    /// What the hash of a global name mixes in besides its parts.
+    pub fn global_seed(&self) -> String {
+        format!("{}\u{0}{}\u{0}{}", self.tenant, self.region, self.account.as_deref().unwrap_or(""))
+    }
+
+    /// The name of a resource of `kind` made of `parts`, within this scope:
+    /// the tenant first (unless `default`), and the region hash for global
+    /// kinds.
+    pub fn name(&self, kind: NameKind, parts: &[&str]) -> String {
+        let mut all: Vec<&str> = Vec::with_capacity(parts.len() + 1);
+        all.extend(self.tenant_part());
+        all.extend_from_slice(parts);
+        if kind.is_global() {
+            global_name(kind, &all, &self.global_seed())
+        } else {
+            physical_name(kind, &all)
+        }
+    }
+}
+
+fn build(kind: NameKind, parts: &[&str], suffix: &str, seed: &str, force_hash: bool) -> String {
     let rules = kind.rules();
     let sanitized: Vec<String> = parts.iter().map(|p| sanitize(p, &rules)).filter(|p| !p.is_empty()).collect();
     let mut body = sanitized.join(&rules.sep.to_string());
@@ -157,7 +262,7 @@ pub fn physical_name_with(kind: NameKind, parts: &[&str], suffix: &str, seed: &s
         body.insert_str(0, "p-");
     }
     let budget = rules.max - rules.prefix.len() - suffix.len();
-    if !rules.always_hash && body.len() <= budget {
+    if !rules.always_hash && !force_hash && body.len() <= budget {
         return format!("{}{body}{suffix}", rules.prefix);
     }
     let hash = short_hash(&format!("{seed}\u{0}{}", parts.join("\u{0}")));

@@ -219,6 +219,7 @@ pub mod files {
         SNS_SUBSCRIPTION_ITEM => "shared/sns-subscription-item.yaml",
         SQS_FROM_SNS_ITEM => "shared/sqs-from-sns-item.yaml",
         LAMBDA_FROM_SNS_ITEM => "shared/lambda-from-sns-item.yaml",
+        METRIC_ALARM_ITEM => "shared/metric-alarm-item.yaml",
         MICROSERVICE => "microservice.yaml",
         WORKER => "worker.yaml",
         CRONJOB => "cronjob.yaml",

@@ -32,6 +32,7 @@ pub fn check(stack: &LoadedStack) -> Vec<Diagnostic> {
     for comp in stack.components.values() {
         c.references(comp);
         c.env_and_secrets(comp);
+        c.managed_password_secrets(comp);
         c.kind_rules(comp);
     }
     c.listener_priorities();
@@ -376,6 +377,39 @@ impl Checker<'_> {
                     );
                 }
             }
+        }
+    }
+
+    /// An RDS master password that RDS manages (`masterUserSecretArn`)
+    /// injected as an ECS secret: ECS reads it when a task starts, and RDS
+    /// rotates it (every 7 days by default), after which running tasks hold
+    /// a password that no longer works until they are replaced.
+    fn managed_password_secrets(&mut self, c: &Component) {
+        for (i, sec) in c.spec.secrets().iter().enumerate() {
+            let Some(vf) = &sec.value_from else { continue };
+            if vf.output != "masterUserSecretArn" {
+                continue;
+            }
+            let rds =
+                self.stack.index.resolve(&vf.component, Some(&c.id.service)).is_ok_and(|(_, kind)| kind == Kind::Rds);
+            if !rds {
+                continue;
+            }
+            self.warn(
+                "rotating-secret",
+                c.span(&path(&format!("spec.secrets[{i}].valueFrom"))),
+                format!(
+                    "`{}` of `{}` is the RDS-managed master password, which RDS rotates every 7 days by default; \
+                     ECS reads secrets only when a task starts, so running tasks keep the old password and fail \
+                     to connect after a rotation",
+                    sec.name, c.id
+                ),
+            )
+            .hint = Some(
+                "read the secret at connection time in the application (valueFrom in `environment` gives its ARN), \
+                 or use a separate secret whose rotation you control; see docs/kinds/rds.md"
+                    .into(),
+            );
         }
     }
 

@@ -424,10 +424,14 @@ func (p *server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc
 	resp.Changes = pulumirpc.DiffResponse_DIFF_SOME
 	// Like the Terraform bridge: a replacement of a resource whose physical
 	// name the program sets explicitly deletes the old one first (the name
-	// cannot exist twice).
+	// cannot exist twice), unless the name itself changes: then the new
+	// resource is created first, Pulumi's default (the bridge's
+	// UniqueNameFields rule), and dependents move over before the old one
+	// is deleted.
 	if len(resp.Replaces) > 0 {
 		k := kindFor(tok, p.schema.Resource(tok))
-		if k.nameProp != "" && str(news, k.nameProp) != "" && (k.uniq != nil || k.exists != nil) {
+		renamed := k.nameProp != "" && !reflect.DeepEqual(unsecret(news[k.nameProp]), unsecret(olds[k.nameProp]))
+		if k.nameProp != "" && str(news, k.nameProp) != "" && (k.uniq != nil || k.exists != nil) && !renamed {
 			resp.DeleteBeforeReplace = true
 		}
 	}

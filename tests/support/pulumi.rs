@@ -121,7 +121,7 @@ pub fn seed_load_balancer(fake_cloud: &Path, listener_arn: &str) {
         fake_cloud,
         "aws:lb/loadBalancer:LoadBalancer",
         lb_name,
-        serde_json::json!({"arn": lb_arn, "name": lb_name, "dnsName": format!("{lb_name}-123456.elb.amazonaws.com"), "loadBalancerType": "application"}),
+        serde_json::json!({"arn": lb_arn, "name": lb_name, "dnsName": format!("{lb_name}-123456.elb.amazonaws.com"), "loadBalancerType": "application", "securityGroups": ["sg-0a1b2c3d4e5f60718"]}),
     );
     seed(
         fake_cloud,
