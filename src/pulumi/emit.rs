@@ -73,13 +73,26 @@ fn add_provider(
     opts: &EmitOptions,
     tags: Value,
 ) -> Result<(), ProgramError> {
-    let mut p = Params::new();
     let account = stack.provider.account_id.as_deref().map(|a| program.panka_value(a)).transpose()?;
-    p.set("region", program.panka_value(&stack.provider.region)?)
+    let region = program.panka_value(&stack.provider.region)?;
+    add_provider_with(program, region, account, opts.endpoint.as_deref(), tags)
+}
+
+/// The provider of a program that is not a stack's (a tenant's IAM
+/// program): the same template, region and endpoint given directly.
+pub fn add_provider_with(
+    program: &mut Program,
+    region: Value,
+    account: Option<Value>,
+    endpoint: Option<&str>,
+    tags: Value,
+) -> Result<(), ProgramError> {
+    let mut p = Params::new();
+    p.set("region", region)
         .opt("allowedAccountIds", account.map(|a| Value::Sequence(vec![a])))
         .set("tags", tags)
         .set("providerVersion", lit(PULUMI_AWS_VERSION));
-    match &opts.endpoint {
+    match endpoint {
         Some(url) => {
             let mut m = Mapping::new();
             for service in EMULATED_SERVICES {
