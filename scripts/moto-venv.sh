@@ -8,8 +8,10 @@ venv="${PANKA_TEST_VENV:-${PANKA_MOTO_VENV:-$root/.venv}}"
 python="${PYTHON:-python3}"
 moto_spec='moto[server]==5.2.5'
 faketime_spec='libfaketime==3.0.1'
+# parliament: AWS's IAM definitions, to lint the tenant policies (tests/tenants.rs)
+parliament_spec='parliament==1.6.4'
 
-ready() { "$venv/bin/python" -c 'import moto.moto_server.werkzeug_app, werkzeug, libfaketime' 2>/dev/null; }
+ready() { "$venv/bin/python" -c 'import moto.moto_server.werkzeug_app, werkzeug, libfaketime, parliament' 2>/dev/null; }
 
 ready && exit 0
 mkdir -p "$(dirname "$venv")"
@@ -17,5 +19,5 @@ exec 9>"$venv.lock"
 flock 9
 ready && exit 0
 [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_spec" "$faketime_spec" >&2
+"$venv/bin/pip" install --quiet --disable-pip-version-check "$moto_spec" "$faketime_spec" "$parliament_spec" >&2
 ready

@@ -3,7 +3,6 @@
 //! modules.
 
 mod admin;
-mod tenant;
 pub mod backends;
 mod completion;
 mod deploy;
@@ -16,6 +15,7 @@ mod plan;
 mod policy;
 mod render;
 mod state;
+mod tenant;
 mod validate;
 mod version;
 

@@ -85,10 +85,8 @@ fn failure(e: LifecycleError) -> anyhow::Error {
 pub fn run(ctx: &Context, command: TenantCommand) -> Result<ExitStatus> {
     let config = ctx.config()?;
     let s = settings(ctx, &config)?;
-    let (
-        StateBackendSettings::S3 { bucket, prefix, service: s3_service },
-        LockBackendSettings::DynamoDb { table, .. },
-    ) = (&s.state, &s.locks)
+    let (StateBackendSettings::S3 { bucket, prefix, service: s3_service }, LockBackendSettings::DynamoDb { table, .. }) =
+        (&s.state, &s.locks)
     else {
         return Err(Failure::new(
             ExitStatus::Invalid,
@@ -143,7 +141,8 @@ pub fn run(ctx: &Context, command: TenantCommand) -> Result<ExitStatus> {
             return Ok(ExitStatus::Ok);
         }
     }
-    let needs_pulumi = matches!(command, TenantCommand::Create(_) | TenantCommand::Rotate(_) | TenantCommand::Delete(_));
+    let needs_pulumi =
+        matches!(command, TenantCommand::Create(_) | TenantCommand::Rotate(_) | TenantCommand::Delete(_));
     let pulumi = if needs_pulumi {
         let binary = Runner::locate(config.pulumi_binary.as_deref())
             .map_err(|e| Failure::new(ExitStatus::Error, e.to_string()))?;

@@ -1012,7 +1012,12 @@ pub async fn up_program(
 
 /// Destroys what `project`'s stack `stack` holds and removes the stack, as a
 /// component's destroy does.
-pub async fn destroy_program(runner: &Runner, project: &str, stack: &str, interrupt: &Interrupt) -> Result<(), RunError> {
+pub async fn destroy_program(
+    runner: &Runner,
+    project: &str,
+    stack: &str,
+    interrupt: &Interrupt,
+) -> Result<(), RunError> {
     let dir = workdir(&empty_program(project), stack)?;
     runner.select(dir.path(), stack, interrupt).await?;
     runner.destroy(dir.path(), stack, interrupt).await?;

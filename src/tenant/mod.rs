@@ -62,7 +62,11 @@ impl fmt::Display for TenantRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "tenant      {}", self.name)?;
         writeln!(f, "created     {} by {}", self.created_at, self.created_by)?;
-        writeln!(f, "role        {}", self.role_arn.as_deref().unwrap_or("(not applied: run `panka admin tenant rotate` to finish)"))?;
+        writeln!(
+            f,
+            "role        {}",
+            self.role_arn.as_deref().unwrap_or("(not applied: run `panka admin tenant rotate` to finish)")
+        )?;
         writeln!(f, "stacks      {}", self.stacks)?;
         for t in &self.trust {
             writeln!(f, "trusts      {}", t.display())?;
@@ -289,7 +293,14 @@ pub struct Handover {
 }
 
 impl Handover {
-    pub fn new(record: &TenantRecord, external_id: &str, bucket: &str, prefix: &str, table: &str, region: &str) -> Handover {
+    pub fn new(
+        record: &TenantRecord,
+        external_id: &str,
+        bucket: &str,
+        prefix: &str,
+        table: &str,
+        region: &str,
+    ) -> Handover {
         let role_arn = record.role_arn.clone().unwrap_or_default();
         let mut snippet = String::new();
         snippet.push_str("# ~/.panka/config.yaml of the app team\n");
@@ -298,7 +309,10 @@ impl Handover {
         if !prefix.is_empty() {
             snippet.push_str(&format!("  prefix: {prefix}\n"));
         }
-        snippet.push_str(&format!("locks:\n  type: dynamodb\n  table: {table}\naws:\n  region: {region}\n  profile: panka-{}\n", record.name));
+        snippet.push_str(&format!(
+            "locks:\n  type: dynamodb\n  table: {table}\naws:\n  region: {region}\n  profile: panka-{}\n",
+            record.name
+        ));
         let mut assume = Vec::new();
         for t in &record.trust {
             match t {
@@ -360,7 +374,10 @@ pub struct Listing {
 impl fmt::Display for Listing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.tenants.is_empty() {
-            return writeln!(f, "no tenants\nhint: `panka admin tenant create <name> --trust <principal ARN>` onboards one");
+            return writeln!(
+                f,
+                "no tenants\nhint: `panka admin tenant create <name> --trust <principal ARN>` onboards one"
+            );
         }
         for t in &self.tenants {
             match &t.problem {
@@ -423,12 +440,9 @@ pub async fn list(registry: &Registry) -> Result<Listing, RegistryError> {
                 created_at: None,
                 problem: Some("objects but no tenant.json (deleted, state kept)".into()),
             }),
-            Err(e) => listing.tenants.push(Listed {
-                name,
-                role_arn: None,
-                created_at: None,
-                problem: Some(e.to_string()),
-            }),
+            Err(e) => {
+                listing.tenants.push(Listed { name, role_arn: None, created_at: None, problem: Some(e.to_string()) })
+            }
         }
     }
     Ok(listing)

@@ -82,7 +82,9 @@ impl Trust {
                 .filter(|(account, host)| is_account(account) && !host.is_empty())
                 .map(|(_, host)| host);
             if host.is_none() {
-                return Err(bad("the provider is not an OIDC provider ARN (`arn:aws:iam::<account>:oidc-provider/<host>`)"));
+                return Err(bad(
+                    "the provider is not an OIDC provider ARN (`arn:aws:iam::<account>:oidc-provider/<host>`)",
+                ));
             }
             if subject.is_empty() || subject.chars().any(|c| c.is_control() || c == '"') {
                 return Err(bad("the subject pattern is empty or holds a quote or a control character"));
@@ -208,7 +210,11 @@ pub struct Documents {
 /// policy (`external_id` guards principals; web identities are guarded by
 /// their subject).
 pub fn render(input: &PolicyInput, trust: &[Trust], external_id: &str) -> Documents {
-    Documents { policy: tenant_policy(input), boundary: boundary_policy(input), trust: trust_policy(trust, external_id) }
+    Documents {
+        policy: tenant_policy(input),
+        boundary: boundary_policy(input),
+        trust: trust_policy(trust, external_id),
+    }
 }
 
 fn deploy_actions() -> Vec<String> {
@@ -317,7 +323,7 @@ pub fn tenant_policy(input: &PolicyInput) -> Value {
                 "Effect": "Allow",
                 "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
                 "Resource": ["arn:aws:iam::*:role/*"],
-                "Condition": {"StringEquals": {"iam:PermissionsBoundary": input.boundary_arn()}},
+                "Condition": {"ArnEquals": {"iam:PermissionsBoundary": input.boundary_arn()}},
             },
             {
                 "Sid": "RolesManage",
@@ -348,7 +354,9 @@ pub fn boundary_policy(input: &PolicyInput) -> Value {
     let mut carved_out = vec![bucket_arn.clone(), format!("{bucket_arn}/*")];
     carved_out.extend(input.table_arns());
     let mut actions = deploy_actions();
-    actions.extend(["xray:PutTraceSegments", "xray:PutTelemetryRecords", "kms:Decrypt", "ssm:GetParameter*"].map(String::from));
+    actions.extend(
+        ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "kms:Decrypt", "ssm:GetParameter*"].map(String::from),
+    );
     json!({
         "Version": VERSION,
         "Statement": [
@@ -485,8 +493,7 @@ fn statement_matches(s: &Value, r: &Request) -> bool {
     if !action {
         return false;
     }
-    let resource_hit =
-        |key: &str| strings(&s[key]).iter().any(|p| glob(&substitute(p, &r.context), &r.resource));
+    let resource_hit = |key: &str| strings(&s[key]).iter().any(|p| glob(&substitute(p, &r.context), &r.resource));
     let resource = if s.get("NotResource").is_some() { !resource_hit("NotResource") } else { resource_hit("Resource") };
     if !resource {
         return false;
@@ -652,10 +659,13 @@ mod tests {
         let p = tenant_policy(&input("a"));
         let list = |prefix: Option<&str>| {
             let r = Request::new("s3:ListBucket", "arn:aws:s3:::state");
-            allow(&p, match prefix {
-                Some(x) => r.with("s3:prefix", &[x]),
-                None => r,
-            })
+            allow(
+                &p,
+                match prefix {
+                    Some(x) => r.with("s3:prefix", &[x]),
+                    None => r,
+                },
+            )
         };
         assert!(list(Some("org/tenants/a/stacks/web/dev/history/")));
         assert!(list(Some("org/tenants/a/")));
@@ -688,8 +698,10 @@ mod tests {
     #[test]
     fn locks_are_confined_to_the_tenants_partition() {
         let p = tenant_policy(&input("a"));
-        let lock = |action: &str, keys: &[&str]| allow(&p, Request::new(action, TABLE).with("dynamodb:LeadingKeys", keys));
-        for action in ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
+        let lock =
+            |action: &str, keys: &[&str]| allow(&p, Request::new(action, TABLE).with("dynamodb:LeadingKeys", keys));
+        for action in
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
         {
             assert!(lock(action, &["tenant:a"]), "{action}");
             // The earlier single-key layout: the whole key leads with the partition.
@@ -722,10 +734,13 @@ mod tests {
         let boundary = "arn:aws:iam::123456789012:policy/panka/panka-tenant-a-boundary";
         let create = |b: Option<&str>| {
             let r = Request::new("iam:CreateRole", role).with("aws:PrincipalAccount", &account);
-            allow(&p, match b {
-                Some(b) => r.with("iam:PermissionsBoundary", &[b]),
-                None => r,
-            })
+            allow(
+                &p,
+                match b {
+                    Some(b) => r.with("iam:PermissionsBoundary", &[b]),
+                    None => r,
+                },
+            )
         };
         assert!(create(Some(boundary)));
         assert!(!create(None));
@@ -741,10 +756,7 @@ mod tests {
         }
         let own_policy = "arn:aws:iam::123456789012:policy/panka/panka-tenant-a";
         assert_eq!(evaluate(&p, &Request::new("iam:CreatePolicyVersion", own_policy)), Decision::ExplicitDeny);
-        assert_eq!(
-            evaluate(&p, &Request::new("iam:DeleteRolePermissionsBoundary", role)),
-            Decision::ExplicitDeny
-        );
+        assert_eq!(evaluate(&p, &Request::new("iam:DeleteRolePermissionsBoundary", role)), Decision::ExplicitDeny);
         assert!(!allow(&p, Request::new("iam:CreateUser", "arn:aws:iam::123456789012:user/x")));
     }
 
@@ -773,18 +785,17 @@ mod tests {
         let p = tenant_policy(&PolicyInput { prefix: String::new(), ..input("a") });
         assert!(allow(&p, Request::new("s3:GetObject", &obj("tenants/a/stacks/web/dev/state.json"))));
         assert!(!allow(&p, Request::new("s3:GetObject", &obj("tenants/b/stacks/web/dev/state.json"))));
-        assert_eq!(
-            evaluate(&p, &Request::new("s3:PutObject", &obj("admin/policies/x.rego"))),
-            Decision::ExplicitDeny
-        );
+        assert_eq!(evaluate(&p, &Request::new("s3:PutObject", &obj("admin/policies/x.rego"))), Decision::ExplicitDeny);
     }
 
     #[test]
     fn trust_needs_the_external_id_or_the_subject() {
         let trust = [
             Trust::parse("arn:aws:iam::123456789012:role/ci").unwrap(),
-            Trust::parse("oidc:arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com=repo:acme/app:*")
-                .unwrap(),
+            Trust::parse(
+                "oidc:arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com=repo:acme/app:*",
+            )
+            .unwrap(),
         ];
         let t = trust_policy(&trust, "ext-1");
         assert_eq!(t["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"], "ext-1");
