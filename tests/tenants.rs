@@ -503,6 +503,16 @@ fn under_moto_iam_enforcement_tenant_a_works_in_a_and_is_denied_everything_of_b(
     // A in A: apply (Pulumi's state too), plan, state, history, locks.
     let o = run_as("a", &["apply", "--auto-approve"]);
     assert_eq!(code(&o), 0, "A's apply in A: {}", all(&o));
+    // Every role A's stack created carries A's permissions boundary.
+    let roles: Vec<Value> =
+        support::pulumi::resources(&cloud_a).into_iter().filter(|r| r["type"] == "aws:iam/role:Role").collect();
+    assert!(!roles.is_empty());
+    for r in &roles {
+        assert_eq!(
+            r["outputs"]["permissionsBoundary"], "arn:aws:iam::123456789012:policy/panka/panka-tenant-a-boundary",
+            "{r}"
+        );
+    }
     for args in [
         &["plan", "--detailed-exitcode"][..],
         &["state", "list"],

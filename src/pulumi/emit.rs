@@ -143,6 +143,7 @@ pub fn emit_shared(stack: &LoadedStack, opts: &EmitOptions) -> Result<Option<Pro
     p.set("clusterName", lit(&created_cluster_name(stack)));
     let v = render_file(files::STACK_SHARED, &p)?;
     program.merge_rendered(&v).map_err(err)?;
+    add_tenant_boundary(&mut program, &opts.tenant);
     program.description =
         Some(interp::escape(&format!("panka shared resources of stack `{}` ({})", stack.name(), stack.environment)));
     Ok(Some(program))
@@ -208,8 +209,46 @@ pub fn emit_component(stack: &LoadedStack, id: &ComponentId, opts: &EmitOptions)
         access: AccessBuilder::default(),
     };
     e.run()?;
-    Ok(e.program)
+    let mut program = e.program;
+    add_tenant_boundary(&mut program, &opts.tenant);
+    Ok(program)
 }
+
+/// In tenant mode every role a program creates carries the tenant's
+/// permissions boundary (`panka admin tenant create` makes it): the
+/// tenant's own role may create roles only with it (SPEC §12), so a
+/// stack's role can never hold more than the boundary allows.
+fn add_tenant_boundary(program: &mut Program, tenant: &str) {
+    if tenant == crate::scope::DEFAULT_TENANT {
+        return;
+    }
+    let mut has_role = false;
+    for resource in program.resources.values_mut() {
+        if resource.type_token == "aws:iam:Role" || resource.type_token == "aws:iam/role:Role" {
+            let arn = format!(
+                "arn:${{partition}}:iam::${{{ACCOUNT_VARIABLE}}}:policy{}{}",
+                crate::tenant::policy::IAM_PATH,
+                crate::tenant::policy::boundary_name(tenant)
+            );
+            resource.properties.insert(Value::String("permissionsBoundary".into()), Value::String(arn));
+            has_role = true;
+        }
+    }
+    if has_role && !program.variables.contains_key(ACCOUNT_VARIABLE) {
+        let mut options = Mapping::new();
+        options.insert("provider".into(), Value::String(format!("${{{DEFAULT_PROVIDER}}}")));
+        let mut invoke = Mapping::new();
+        invoke.insert("function".into(), "aws:index/getCallerIdentity:getCallerIdentity".into());
+        invoke.insert("options".into(), Value::Mapping(options));
+        invoke.insert("return".into(), "accountId".into());
+        let mut v = Mapping::new();
+        v.insert("fn::invoke".into(), Value::Mapping(invoke));
+        program.variables.insert(ACCOUNT_VARIABLE.to_string(), Value::Mapping(v));
+    }
+}
+
+/// The program variable holding the account id (tenant mode only).
+const ACCOUNT_VARIABLE: &str = "pankaAccountId";
 
 struct Emitter<'a> {
     stack: &'a LoadedStack,

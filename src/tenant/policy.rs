@@ -43,6 +43,12 @@ pub const DEPLOY_SERVICES: [&str; 13] = [
     "cloudwatch",
 ];
 
+/// The name of a tenant's permissions boundary (a managed policy under
+/// [`IAM_PATH`]); emitted programs set it on every role in tenant mode.
+pub fn boundary_name(tenant: &str) -> String {
+    format!("panka-tenant-{tenant}-boundary")
+}
+
 /// What the documents of one tenant depend on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyInput {
@@ -185,7 +191,7 @@ impl PolicyInput {
 
     /// The permissions boundary every role the tenant creates must carry.
     pub fn boundary_name(&self) -> String {
-        format!("panka-tenant-{}-boundary", self.tenant)
+        boundary_name(&self.tenant)
     }
 
     /// The boundary's ARN in the caller's account (an IAM policy variable:
