@@ -70,7 +70,7 @@ fn in_tenant_mode_every_role_carries_the_tenants_boundary() {
         let problems = check_program(real_schema(), &v);
         assert!(problems.is_empty(), "{id}: {problems:?}");
         for (_, r) in v["resources"].as_mapping().unwrap() {
-            if r["type"] == Value::from("aws:iam:Role") {
+            if r["type"] == "aws:iam:Role" {
                 roles += 1;
                 assert_eq!(
                     r["properties"]["permissionsBoundary"],
