@@ -69,9 +69,16 @@ enum PulumiLocation {
 impl Backends {
     /// `PULUMI_BACKEND_URL` for a stack (SPEC §10).
     pub fn pulumi_backend_url(&self, scope: &StackScope) -> String {
+        self.pulumi_backend_url_at(&scope.pulumi_dir())
+    }
+
+    /// `PULUMI_BACKEND_URL` for a folder of the bucket (or of `.panka/`):
+    /// the platform team's `<prefix>/admin/pulumi` holds the tenants' IAM
+    /// programs.
+    pub fn pulumi_backend_url_at(&self, dir: &str) -> String {
         match &self.pulumi {
             PulumiLocation::S3 { bucket, region, endpoint } => {
-                let mut url = format!("s3://{bucket}/{}", scope.pulumi_dir());
+                let mut url = format!("s3://{bucket}/{dir}");
                 let mut query = Vec::new();
                 if let Some(r) = region {
                     query.push(format!("region={r}"));
@@ -87,7 +94,7 @@ impl Backends {
                 url
             }
             PulumiLocation::Local { root } => {
-                format!("file://{}", root.join(scope.pulumi_dir()).display())
+                format!("file://{}", root.join(dir).display())
             }
         }
     }

@@ -23,5 +23,6 @@ pub mod policy;
 pub mod pulumi;
 pub mod scope;
 pub mod state;
+pub mod tenant;
 pub mod ui;
 pub mod validate;

@@ -1,4 +1,5 @@
-//! `panka admin init`: create the state bucket and the lock table.
+//! `panka admin init` (create the state bucket and the lock table) and
+//! `panka admin tenant create|list|show|rotate|delete` (SPEC §12).
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
@@ -10,6 +11,8 @@ use crate::aws;
 use crate::backend::{LockBackendSettings, StateBackendSettings};
 use crate::exit::{ExitStatus, Failure};
 
+pub use super::tenant::TenantCommand;
+
 #[derive(Debug, Args)]
 pub struct AdminArgs {
     #[command(subcommand)]
@@ -20,6 +23,9 @@ pub struct AdminArgs {
 pub enum AdminCommand {
     /// Create (or bring up to date) the state bucket and the lock table.
     Init(InitArgs),
+    /// Onboard, inspect, rotate and remove tenants (each with its own IAM role).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
 }
 
 #[derive(Debug, Args)]
@@ -42,6 +48,7 @@ pub struct InitArgs {
 pub fn run(ctx: &Context, args: AdminArgs) -> Result<ExitStatus> {
     match args.command {
         AdminCommand::Init(init) => run_init(ctx, init),
+        AdminCommand::Tenant(command) => super::tenant::run(ctx, command),
     }
 }
 

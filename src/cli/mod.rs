@@ -15,6 +15,7 @@ mod plan;
 mod policy;
 mod render;
 mod state;
+mod tenant;
 mod validate;
 mod version;
 
@@ -125,7 +126,7 @@ pub enum Command {
     History(history::HistoryArgs),
     /// A component's CloudWatch Logs, streams interleaved by time (`--follow` until Ctrl-C).
     Logs(logs::LogsArgs),
-    /// Platform-team commands (bucket, table).
+    /// Platform-team commands (bucket, table, tenants).
     Admin(admin::AdminArgs),
     /// Print version information.
     Version,

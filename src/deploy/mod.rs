@@ -890,16 +890,11 @@ impl ComponentTask {
     }
 
     async fn steps(&self) -> Result<BTreeMap<String, Value>, RunError> {
-        let dir = tempfile::Builder::new()
-            .prefix("panka-pulumi-")
-            .tempdir()
-            .map_err(|source| RunError::Start { command: "create a working directory".into(), source })?;
         let program = match &self.job {
             Job::Up { program, .. } => program.clone(),
-            Job::Destroy { project } => format!("name: {project}\nruntime: yaml\n"),
+            Job::Destroy { project } => empty_program(project),
         };
-        write(dir.path(), "Pulumi.yaml", &program)?;
-        write(dir.path(), &format!("Pulumi.{}.yaml", self.env), &stack_config_yaml())?;
+        let dir = workdir(&program, &self.env)?;
         let (r, d, env, i) = (&self.runner, dir.path(), self.env.as_str(), &self.interrupt);
         r.select(d, env, i).await?;
         match &self.job {
@@ -978,6 +973,55 @@ impl ComponentTask {
             }
         }
     }
+}
+
+/// The program that stands for a project when only its stack is destroyed.
+fn empty_program(project: &str) -> String {
+    format!("name: {project}\nruntime: yaml\n")
+}
+
+/// A private working directory holding `program` and its stack config for
+/// the Pulumi stack `stack`.
+fn workdir(program: &str, stack: &str) -> Result<tempfile::TempDir, RunError> {
+    let dir = tempfile::Builder::new()
+        .prefix("panka-pulumi-")
+        .tempdir()
+        .map_err(|source| RunError::Start { command: "create a working directory".into(), source })?;
+    write(dir.path(), "Pulumi.yaml", program)?;
+    write(dir.path(), &format!("Pulumi.{stack}.yaml"), &stack_config_yaml())?;
+    Ok(dir)
+}
+
+/// Brings up a program that belongs to no panka stack (a tenant's IAM
+/// program, `panka admin tenant`) the way a component is brought up:
+/// `stack select --create`, `up`, its outputs. No panka lock: the caller
+/// serializes (a tenant's registry record).
+pub async fn up_program(
+    runner: &Runner,
+    program: &str,
+    stack: &str,
+    interrupt: &Interrupt,
+) -> Result<BTreeMap<String, Value>, RunError> {
+    let dir = workdir(program, stack)?;
+    runner.select(dir.path(), stack, interrupt).await?;
+    match runner.up(dir.path(), stack, interrupt, |_| {}).await? {
+        Some(outputs) => Ok(outputs),
+        None => runner.outputs(dir.path(), stack, interrupt).await,
+    }
+}
+
+/// Destroys what `project`'s stack `stack` holds and removes the stack, as a
+/// component's destroy does.
+pub async fn destroy_program(
+    runner: &Runner,
+    project: &str,
+    stack: &str,
+    interrupt: &Interrupt,
+) -> Result<(), RunError> {
+    let dir = workdir(&empty_program(project), stack)?;
+    runner.select(dir.path(), stack, interrupt).await?;
+    runner.destroy(dir.path(), stack, interrupt).await?;
+    runner.stack_rm(dir.path(), stack, interrupt).await
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> Result<(), RunError> {

@@ -100,13 +100,26 @@ fn add_provider(
     opts: &EmitOptions,
     tags: Value,
 ) -> Result<(), ProgramError> {
-    let mut p = Params::new();
     let account = stack.provider.account_id.as_deref().map(|a| program.panka_value(a)).transpose()?;
-    p.set("region", program.panka_value(&stack.provider.region)?)
+    let region = program.panka_value(&stack.provider.region)?;
+    add_provider_with(program, region, account, opts.endpoint.as_deref(), tags)
+}
+
+/// The provider of a program that is not a stack's (a tenant's IAM
+/// program): the same template, region and endpoint given directly.
+pub fn add_provider_with(
+    program: &mut Program,
+    region: Value,
+    account: Option<Value>,
+    endpoint: Option<&str>,
+    tags: Value,
+) -> Result<(), ProgramError> {
+    let mut p = Params::new();
+    p.set("region", region)
         .opt("allowedAccountIds", account.map(|a| Value::Sequence(vec![a])))
         .set("tags", tags)
         .set("providerVersion", lit(PULUMI_AWS_VERSION));
-    match &opts.endpoint {
+    match endpoint {
         Some(url) => {
             let mut m = Mapping::new();
             for service in EMULATED_SERVICES {
@@ -166,6 +179,7 @@ pub fn emit_shared(stack: &LoadedStack, opts: &EmitOptions) -> Result<Option<Pro
         .opt("alarmTopicArnOutput", out(topic, "${alarmTopic.arn}"));
     let v = render_file(files::STACK_SHARED, &p)?;
     program.merge_rendered(&v).map_err(err)?;
+    add_tenant_boundary(&mut program, &opts.tenant);
     program.description =
         Some(interp::escape(&format!("panka shared resources of stack `{}` ({})", stack.name(), stack.environment)));
     Ok(Some(program))
@@ -231,8 +245,46 @@ pub fn emit_component(stack: &LoadedStack, id: &ComponentId, opts: &EmitOptions)
         access: AccessBuilder::default(),
     };
     e.run()?;
-    Ok(e.program)
+    let mut program = e.program;
+    add_tenant_boundary(&mut program, &opts.tenant);
+    Ok(program)
 }
+
+/// In tenant mode every role a program creates carries the tenant's
+/// permissions boundary (`panka admin tenant create` makes it): the
+/// tenant's own role may create roles only with it (SPEC §12), so a
+/// stack's role can never hold more than the boundary allows.
+fn add_tenant_boundary(program: &mut Program, tenant: &str) {
+    if tenant == crate::scope::DEFAULT_TENANT {
+        return;
+    }
+    let mut has_role = false;
+    for resource in program.resources.values_mut() {
+        if resource.type_token == "aws:iam:Role" || resource.type_token == "aws:iam/role:Role" {
+            let arn = format!(
+                "arn:${{partition}}:iam::${{{ACCOUNT_VARIABLE}}}:policy{}{}",
+                crate::tenant::policy::IAM_PATH,
+                crate::tenant::policy::boundary_name(tenant)
+            );
+            resource.properties.insert(Value::String("permissionsBoundary".into()), Value::String(arn));
+            has_role = true;
+        }
+    }
+    if has_role && !program.variables.contains_key(ACCOUNT_VARIABLE) {
+        let mut options = Mapping::new();
+        options.insert("provider".into(), Value::String(format!("${{{DEFAULT_PROVIDER}}}")));
+        let mut invoke = Mapping::new();
+        invoke.insert("function".into(), "aws:index/getCallerIdentity:getCallerIdentity".into());
+        invoke.insert("options".into(), Value::Mapping(options));
+        invoke.insert("return".into(), "accountId".into());
+        let mut v = Mapping::new();
+        v.insert("fn::invoke".into(), Value::Mapping(invoke));
+        program.variables.insert(ACCOUNT_VARIABLE.to_string(), Value::Mapping(v));
+    }
+}
+
+/// The program variable holding the account id (tenant mode only).
+const ACCOUNT_VARIABLE: &str = "pankaAccountId";
 
 struct Emitter<'a> {
     stack: &'a LoadedStack,

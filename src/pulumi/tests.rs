@@ -60,6 +60,32 @@ fn golden_program_per_kind() {
 }
 
 #[test]
+fn in_tenant_mode_every_role_carries_the_tenants_boundary() {
+    let stack = load_env("production");
+    let o = EmitOptions { tenant: "shop".into(), endpoint: None };
+    let mut roles = 0;
+    for id in stack.components.keys() {
+        let program = emit_component(&stack, id, &o).unwrap();
+        let v = program.to_value();
+        let problems = check_program(real_schema(), &v);
+        assert!(problems.is_empty(), "{id}: {problems:?}");
+        for (_, r) in v["resources"].as_mapping().unwrap() {
+            if r["type"] == "aws:iam:Role" {
+                roles += 1;
+                assert_eq!(
+                    r["properties"]["permissionsBoundary"],
+                    Value::from("arn:${partition}:iam::${pankaAccountId}:policy/panka/panka-tenant-shop-boundary"),
+                    "{id}"
+                );
+            }
+        }
+        let default = emit_component(&stack, id, &opts()).unwrap().to_yaml();
+        assert!(!default.contains("permissionsBoundary"), "{id}: only in tenant mode");
+    }
+    assert!(roles >= 3, "the fixture's kinds create roles: {roles}");
+}
+
+#[test]
 fn emulator_endpoint_reaches_the_provider() {
     let stack = load_env("dev");
     let id = stack.components.keys().next().unwrap().clone();
