@@ -455,7 +455,7 @@ fn an_injected_rds_managed_password_is_a_warning() {
     let warnings: Vec<_> = diags.iter().filter(|d| d.code == "rotating-secret").collect();
     assert_eq!(warnings.len(), 1, "{diags:#?}");
     let w = warnings[0];
-    assert_eq!(w.severity, crate::validate::diagnostic::Severity::Warning);
+    assert_eq!(w.severity, crate::diagnostic::Severity::Warning);
     assert!(w.message.contains("DB_PASSWORD") && w.message.contains("7 days"), "{}", w.message);
     assert!(w.hint.as_deref().unwrap().contains("docs/kinds/rds.md"));
 }
