@@ -545,6 +545,19 @@ pub fn path(s: &str) -> Vec<PathSeg> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn paths() {
+        assert_eq!(
+            path("spec.ports[0].port"),
+            vec![
+                PathSeg::Key("spec".into()),
+                PathSeg::Key("ports".into()),
+                PathSeg::Index(0),
+                PathSeg::Key("port".into())
+            ]
+        );
+    }
+
     fn one(text: &str) -> Node {
         let mut docs = parse(FileId(0), text).unwrap();
         assert_eq!(docs.len(), 1);

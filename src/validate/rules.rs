@@ -1297,17 +1297,4 @@ mod tests {
         assert!(check_schedule("cron(0 3 * * * *)").unwrap().contains('?'));
         assert_eq!(check_schedule("cron(0/15 * * * ? *)"), None);
     }
-
-    #[test]
-    fn paths() {
-        assert_eq!(
-            path("spec.ports[0].port"),
-            vec![
-                PathSeg::Key("spec".into()),
-                PathSeg::Key("ports".into()),
-                PathSeg::Index(0),
-                PathSeg::Key("port".into())
-            ]
-        );
-    }
 }
