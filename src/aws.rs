@@ -127,6 +127,7 @@ day2_client!(logs_client, aws_sdk_cloudwatchlogs, "AWS_ENDPOINT_URL_CLOUDWATCH_L
 day2_client!(ecs_client, aws_sdk_ecs, "AWS_ENDPOINT_URL_ECS");
 day2_client!(lambda_client, aws_sdk_lambda, "AWS_ENDPOINT_URL_LAMBDA");
 day2_client!(rds_client, aws_sdk_rds, "AWS_ENDPOINT_URL_RDS");
+day2_client!(elbv2_client, aws_sdk_elasticloadbalancingv2, "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2");
 
 /// What an AWS error means for the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -164,3 +164,110 @@ fn logs_follow_prints_new_events_once_and_stops_on_sigint_with_exit_0() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+/// `plan` and `apply` with an S3 backend on moto, AWS calls to moto.
+fn planner(stack: &Path, bucket: &str, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = panka();
+    cmd.current_dir(stack)
+        .args(args)
+        .env("PANKA_BACKEND_TYPE", "s3")
+        .env("PANKA_BACKEND_BUCKET", bucket)
+        .env("PANKA_BACKEND_REGION", "eu-west-1")
+        .env("PANKA_BACKEND_ENDPOINT", moto::endpoint())
+        .env("PANKA_LOCKS_TYPE", "local")
+        .env("PULUMI_CONFIG_PASSPHRASE", "listener-test")
+        .env("AWS_ENDPOINT_URL", moto::endpoint())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-west-1")
+        .timeout(Duration::from_secs(60));
+    cmd
+}
+
+/// Points the payments example's shared listener at `arn`.
+fn use_listener(stack: &Path, arn: &str) {
+    let file = stack.join("stack.yaml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let old = "arn:aws:elasticloadbalancing:eu-west-1:111111111111:listener/app/platform-dev/0a1b2c3d4e5f6a7b/8c9d0e1f2a3b4c5d";
+    assert!(text.contains(old));
+    std::fs::write(&file, text.replace(old, arn)).unwrap();
+}
+
+/// A load balancer on moto with rules at these priorities; returns the
+/// listener's ARN and the rules' ARNs by priority.
+fn seed_listener(name: &str, rules: serde_json::Value) -> (String, serde_json::Value) {
+    let out = moto::seed("eu-west-1", serde_json::json!([{"elbv2": name, "rules": rules}]));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("aws_seed.py prints the listener");
+    (v["listener"].as_str().unwrap().to_string(), v["rules"].clone())
+}
+
+fn panka_tags(stack: &str, service: &str, component: &str) -> serde_json::Value {
+    serde_json::json!({
+        "panka:tenant": "default", "panka:stack": stack, "panka:environment": "dev",
+        "panka:service": service, "panka:component": component,
+    })
+}
+
+#[test]
+fn plan_and_apply_refuse_a_listener_priority_another_rule_holds_and_pass_the_components_own() {
+    let bucket = moto::unique("listener-state");
+    moto::seed("eu-west-1", serde_json::json!([{"bucket": bucket}]));
+
+    // Priority 100 (backend/api's) is held by a rule panka did not create,
+    // 101 and 102 by others: the hint offers the next free ones.
+    let (_dir, stack) = payments();
+    let (listener, rules) = seed_listener(
+        &moto::unique("shared"),
+        serde_json::json!([{"priority": 100}, {"priority": 101}, {"priority": 102, "tags": panka_tags("shop", "web", "front")}]),
+    );
+    use_listener(&stack, &listener);
+    let o = planner(&stack, &bucket, &["plan", "-e", "dev"]).output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("listener rule priority 100 of `backend/api`"), "{err}");
+    assert!(err.contains("a rule panka did not create") && err.contains(rules["100"].as_str().unwrap()), "{err}");
+    assert!(err.contains("infra.yaml"), "the error points at the priority: {err}");
+    assert!(err.contains("(103, 104, 105)"), "{err}");
+    // apply stops at the same check, before any lock, state or Pulumi.
+    let o = planner(&stack, &bucket, &["apply", "-e", "dev", "--auto-approve"])
+        .arg("--pulumi")
+        .arg(support::pulumi::pulumi())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("listener rule priority 100"), "{}", stderr(&o));
+    assert!(!stack.join(".panka").exists() || support::walk(&stack.join(".panka")).is_empty());
+
+    // Held by another panka stack: named.
+    let (_dir, stack) = payments();
+    let (listener, _) = seed_listener(
+        &moto::unique("shared"),
+        serde_json::json!([{"priority": 100, "tags": panka_tags("shop", "web", "front")}]),
+    );
+    use_listener(&stack, &listener);
+    let o = planner(&stack, &bucket, &["plan", "-e", "dev"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("held on the shared listener by panka stack shop/dev component web/front"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The component's own rule (a deployed stack planned again) is no conflict.
+    let (_dir, stack) = payments();
+    let (listener, _) = seed_listener(
+        &moto::unique("shared"),
+        serde_json::json!([{"priority": 100, "tags": panka_tags("payments", "backend", "api")}]),
+    );
+    use_listener(&stack, &listener);
+    let o = planner(&stack, &bucket, &["plan", "-e", "dev"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("listener"), "{}", stderr(&o));
+
+    // A listener AWS does not have: a warning, and the plan goes on.
+    let (_dir, stack) = payments();
+    use_listener(&stack, &listener.replace("listener/app/", "listener/app/gone-"));
+    let o = planner(&stack, &bucket, &["plan", "-e", "dev"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not checked against the live listener"), "{}", stderr(&o));
+}

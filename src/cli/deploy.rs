@@ -312,6 +312,7 @@ fn apply_forcing(ctx: &Context, args: ApplyArgs, force: &BTreeSet<String>) -> Re
     };
     // Policies first: a deny stops the run before the lock (issue 15).
     let gate = super::policy::Gate::before_lock(ctx, &s.prepared, &s.config, saved.as_ref(), &args.policy)?;
+    super::plan::check_listener_priorities(ctx, &s.config, &s.prepared)?;
     let stack = &s.prepared.stack;
     let known: BTreeSet<String> = stack.components.keys().map(ToString::to_string).collect();
     let selection = selection(&args.common.targets, &known)?;

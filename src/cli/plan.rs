@@ -9,8 +9,10 @@ use clap::Args;
 
 use super::backends::{block_on, name_failure, open};
 use super::Context;
+use crate::config::{BackendType, Config};
+use crate::diagnostic::Diagnostic;
 use crate::exit::{ExitStatus, Failure};
-use crate::pipeline::prepare;
+use crate::pipeline::{prepare, Prepared};
 use crate::plan::{self, render};
 use crate::pulumi::runner::{Runner, Secrets};
 use crate::scope::Name;
@@ -50,6 +52,7 @@ pub fn run(ctx: &Context, args: PlanArgs) -> Result<ExitStatus> {
     plan.cost = Some(crate::cost::estimate(&plan, state.as_ref(), &p.stack.provider.region));
     let policies = super::policy::load(ctx, &config)?;
     let verdict = super::policy::check_plan(&policies, &p, &config, &args.policy, &mut plan)?;
+    check_listener_priorities(ctx, &config, &p)?;
     // A deny ends the run before any Pulumi process (SPEC §7).
     if args.preview && !verdict.denied() {
         let parallelism = args.parallelism.unwrap_or(p.stack.stack.spec.deployment.parallelism).max(1) as usize;
@@ -163,4 +166,67 @@ fn previews_text(plan: &plan::Plan) -> String {
         out.push_str("\n  none: no component is created, updated or replaced");
     }
     out
+}
+
+/// Checks the stack's listener rule priorities against the live shared
+/// listener (issue 12, [`crate::live::listener`]) when panka works with AWS
+/// (an `s3` backend): a priority another rule holds is an error (exit 2)
+/// before any lock or Pulumi process; a listener panka cannot read is a
+/// warning, since `pulumi up` remains the final judge.
+pub(super) fn check_listener_priorities(ctx: &Context, config: &Config, p: &Prepared) -> Result<()> {
+    use crate::live::listener;
+    if config.backend != BackendType::S3 {
+        return Ok(());
+    }
+    let Some(arn) = listener::listener_arn(&p.stack) else {
+        return Ok(());
+    };
+    let wanted = listener::wanted(&p.stack);
+    let who = listener::Identity {
+        tenant: config.tenant.clone(),
+        stack: p.stack.name().to_string(),
+        environment: p.stack.environment.clone(),
+    };
+    let checked = block_on(async {
+        // Advisory: one attempt, so an unreachable ELB API costs one timeout.
+        let sdk = crate::aws::load_config(&config.aws_settings())
+            .await
+            .into_builder()
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+            .build();
+        let client = crate::aws::elbv2_client(&sdk, listener::arn_region(arn));
+        listener::check(&client, arn, &who, &wanted).await
+    })?;
+    let conflicts = match checked {
+        Ok(conflicts) => conflicts,
+        Err(e) => {
+            ctx.printer.warn(&format!("listener rule priorities were not checked against the live listener: {e}"));
+            return Ok(());
+        }
+    };
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    let diags: Vec<Diagnostic> = conflicts
+        .iter()
+        .map(|c| {
+            let component = &p.stack.components[&c.component];
+            let holder = c.owner.as_deref().unwrap_or("a rule panka did not create");
+            let free = c.free.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            Diagnostic::error(
+                "listener-priority",
+                crate::validate::rules::infra_span(&p.stack, component, "loadBalancer.priority"),
+                format!(
+                    "listener rule priority {} of `{}` is already held on the shared listener by {holder} ({})",
+                    c.priority, c.component, c.rule_arn
+                ),
+            )
+            .with_hint(format!(
+                "priorities are unique on a listener: set `infra.loadBalancer.priority` of `{}` to a free one ({free})",
+                c.component
+            ))
+        })
+        .collect();
+    ctx.printer.diagnostics(&p.stack.sources, &diags);
+    Err(Failure::printed(ExitStatus::Invalid).into())
 }

@@ -231,6 +231,16 @@ pub fn live_names(stack: &LoadedStack, id: &ComponentId, tenant: &str) -> Option
     Some(names)
 }
 
+/// The listener rule priority of MicroService `id`: `explicit`
+/// (`infra.loadBalancer.priority`), else a stable one derived from its
+/// identity (1–49999).
+pub fn listener_priority(id: &ComponentId, explicit: Option<u32>) -> u32 {
+    explicit.unwrap_or_else(|| {
+        let h = u32::from_str_radix(&short_hash(&id.to_string()), 16).unwrap_or(0);
+        1 + h % 49_999
+    })
+}
+
 /// Emits the program of component `id` of `stack`.
 pub fn emit_component(stack: &LoadedStack, id: &ComponentId, opts: &EmitOptions) -> Result<Program, EmitError> {
     let component = stack
@@ -912,11 +922,7 @@ impl<'a> Emitter<'a> {
         if !rule.host_headers.is_empty() {
             conditions.push(map(vec![("hostHeader", map(vec![("values", self.vs(&rule.host_headers)?)]))]));
         }
-        // Unset priority: a stable one derived from the component's identity.
-        let priority = rule.priority.unwrap_or_else(|| {
-            let h = u32::from_str_radix(&short_hash(&self.c.id.to_string()), 16).unwrap_or(0);
-            1 + h % 49_999
-        });
+        let priority = listener_priority(&self.c.id, rule.priority);
 
         let readiness = s.health_check.readiness.as_ref();
         let http = readiness.and_then(|r| r.http.as_ref());

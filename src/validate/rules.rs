@@ -471,15 +471,7 @@ impl Checker<'_> {
     /// Span of an infra field: in the ComponentInfra if it sets it, else
     /// the stack defaults, else the component's name.
     fn infra_span(&self, c: &Component, field: &str) -> Span {
-        let p = path(&format!("spec.{field}"));
-        if let Some(n) = c.infra_node.as_ref().and_then(|n| n.at(&p)) {
-            return n.span;
-        }
-        let dp = path(&format!("spec.defaults.infra.{field}"));
-        if let Some(n) = self.stack.stack.node.at(&dp) {
-            return n.span;
-        }
-        c.infra_node.as_ref().map_or(c.name_span, |n| n.span_at(&p))
+        infra_span(self.stack, c, field)
     }
 
     fn infra(&mut self, c: &Component, infra: &EffectiveInfra) {
@@ -1203,6 +1195,21 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Span of infra field `field` (`loadBalancer.priority`) of component `c`:
+/// in its ComponentInfra if it sets it, else the stack defaults, else the
+/// component's name.
+pub fn infra_span(stack: &LoadedStack, c: &Component, field: &str) -> Span {
+    let p = path(&format!("spec.{field}"));
+    if let Some(n) = c.infra_node.as_ref().and_then(|n| n.at(&p)) {
+        return n.span;
+    }
+    let dp = path(&format!("spec.defaults.infra.{field}"));
+    if let Some(n) = stack.stack.node.at(&dp) {
+        return n.span;
+    }
+    c.infra_node.as_ref().map_or(c.name_span, |n| n.span_at(&p))
 }
 
 fn region_span(s: &LoadedStack) -> Span {

@@ -6,6 +6,10 @@ Usage: aws_seed.py ENDPOINT REGION '<json list of actions>'
   {"logs": GROUP, "stream": S, "events": [[millis, message], ...]}
   {"ecs": CLUSTER, "service": NAME, "desired": N}
   {"lambda": NAME}
+  {"bucket": NAME}
+  {"elbv2": LB_NAME, "rules": [{"priority": N, "tags": {K: V}}, ...]}
+      a load balancer with an HTTP listener and these rules; prints
+      {"listener": ARN, "rules": {"N": ARN}}
 """
 
 import json
@@ -52,6 +56,40 @@ def main():
                 taskDefinition=td["taskDefinition"]["taskDefinitionArn"],
                 desiredCount=a["desired"],
             )
+        elif "bucket" in a:
+            client("s3", endpoint, region).create_bucket(
+                Bucket=a["bucket"], CreateBucketConfiguration={"LocationConstraint": region}
+            )
+        elif "elbv2" in a:
+            ec2 = client("ec2", endpoint, region)
+            vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+            subnets = [
+                ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=region + az)["Subnet"][
+                    "SubnetId"
+                ]
+                for i, az in ((1, "a"), (2, "b"))
+            ]
+            elb = client("elbv2", endpoint, region)
+            lb = elb.create_load_balancer(Name=a["elbv2"], Subnets=subnets)["LoadBalancers"][0]["LoadBalancerArn"]
+            tg = elb.create_target_group(Name=a["elbv2"] + "-tg", Protocol="HTTP", Port=80, VpcId=vpc)[
+                "TargetGroups"
+            ][0]["TargetGroupArn"]
+            forward = [{"Type": "forward", "TargetGroupArn": tg}]
+            listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=forward)[
+                "Listeners"
+            ][0]["ListenerArn"]
+            rules = {}
+            for r in a.get("rules", []):
+                tags = [{"Key": k, "Value": v} for k, v in r.get("tags", {}).items()]
+                rule = elb.create_rule(
+                    ListenerArn=listener,
+                    Priority=r["priority"],
+                    Conditions=[{"Field": "path-pattern", "Values": [f"/seeded-{r['priority']}/*"]}],
+                    Actions=forward,
+                    **({"Tags": tags} if tags else {}),
+                )
+                rules[str(r["priority"])] = rule["Rules"][0]["RuleArn"]
+            print(json.dumps({"listener": listener, "rules": rules}))
         elif "lambda" in a:
             iam = client("iam", endpoint, region)
             role = iam.create_role(

@@ -125,8 +125,10 @@ pub async fn raw_lock(table: &str, key: &str) -> Option<panka::lock::LockRecord>
 }
 
 /// Seeds the moto server through boto3 (`tests/support/aws_seed.py`): log
-/// events, ECS services, Lambda functions, as a deployed stack has them.
-pub fn seed(region: &str, actions: serde_json::Value) {
+/// events, ECS services, Lambda functions, a load balancer's listener and
+/// rules, as a deployed stack has them. Returns what the script printed
+/// (one JSON line per action that creates something with a generated ARN).
+pub fn seed(region: &str, actions: serde_json::Value) -> String {
     let venv = std::env::var("PANKA_MOTO_VENV").map(PathBuf::from).unwrap_or_else(|_| root().join(".venv"));
     let out = Command::new(venv.join("bin/python"))
         .arg(root().join("tests/support/aws_seed.py"))
@@ -136,4 +138,5 @@ pub fn seed(region: &str, actions: serde_json::Value) {
         .output()
         .expect("running aws_seed.py");
     assert!(out.status.success(), "aws_seed.py failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
