@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod diagnostic;
 pub mod exit;
 pub mod graph;
+pub mod kinds;
 pub mod live;
 pub mod load;
 pub mod lock;

@@ -6,7 +6,8 @@
 //! - [`program`]: the typed program builder, escaping and stack references.
 //! - [`names`]: physical AWS names that fit each resource type's rules.
 //! - [`template`]: the data templates of `pulumi-templates/` and their holes.
-//! - [`emit`]: one program per component, from the templates.
+//! - [`emit`]: one program per component, from the templates (each kind's
+//!   part in [`crate::kinds`]).
 //! - [`iam`]: action lists, KMS grants, resource-policy statements and the
 //!   `dependsOn` from role users to role policies.
 //! - [`render`]: all programs of a stack, written as `wave-NN/<project>/`.

@@ -1,7 +1,7 @@
 //! Validation (SPEC §5): the semantic rules that run on a loaded stack.
 //! Syntax and type problems are found while loading; this module adds
-//! references and per-kind rules. Both report [`Diagnostic`]s, which live
-//! below them in [`crate::diagnostic`].
+//! references and per-kind rules (each kind's in [`crate::kinds`]). Both
+//! report [`Diagnostic`]s, which live below them in [`crate::diagnostic`].
 
 pub mod rules;
 

@@ -98,7 +98,7 @@ impl Emitter<'_> {
     /// The MicroService's target 5xx alarm; returns the ECS service's
     /// `alarms` (deployment rollback on that alarm), or `None` when alarms
     /// are off.
-    pub(super) fn target_group_alarm(&mut self, lb: &SharedLoadBalancer) -> Result<Option<Value>, EmitError> {
+    pub(crate) fn target_group_alarm(&mut self, lb: &SharedLoadBalancer) -> Result<Option<Value>, EmitError> {
         if !self.alarms_on() {
             return Ok(None);
         }

@@ -1,0 +1,80 @@
+//! ElastiCache: template `pulumi-templates/elasticache.yaml`, docs
+//! `docs/kinds/elasticache.md`.
+
+use crate::load::yaml::path;
+use crate::load::Component;
+use crate::model::ElastiCacheSpec;
+use crate::pulumi::emit::{final_snapshot_identifier, EmitError, Emitter};
+use crate::pulumi::names::NameKind;
+use crate::pulumi::program::lit;
+use crate::pulumi::template::{files, render_file, Params};
+use crate::validate::rules::{is_version, Checker};
+
+impl Emitter<'_> {
+    pub(crate) fn elasticache(&mut self, s: &ElastiCacheSpec) -> Result<(), EmitError> {
+        let network = self.network()?;
+        let protected = self.protected();
+        let id = self.phys(NameKind::ElastiCacheReplicationGroup, "");
+        let multi_az = s.multi_az && s.replicas >= 1;
+        let mut p = Params::new();
+        p.set("subnetGroupName", lit(&self.phys(NameKind::ElastiCacheSubnetGroup, "")))
+            .set("description", lit(&format!("panka ElastiCache {}", self.c.id)))
+            .set("subnets", self.vs(&network.private_subnet_ids)?)
+            .set("securityGroupName", lit(&self.phys(NameKind::SecurityGroup, "")))
+            .set("securityGroupDescription", lit(&format!("panka ElastiCache {}", self.c.id)))
+            .set("vpcId", self.v(&network.vpc_id)?)
+            .set("replicationGroupId", lit(&id))
+            .set("engine", lit(s.engine.as_str()))
+            .set("engineVersion", self.v(&s.version)?)
+            .set("nodeType", self.v(&s.node_type)?)
+            .set("numCacheClusters", 1 + s.replicas)
+            .set("multiAz", multi_az)
+            .set("port", s.port)
+            .set("atRestEncryption", s.encryption.at_rest)
+            .set("inTransitEncryption", s.encryption.in_transit)
+            .set("snapshotRetentionDays", s.snapshot_retention_days)
+            .opt("maintenanceWindow", self.vo(s.maintenance_window.as_deref())?)
+            .opt(
+                "finalSnapshotIdentifier",
+                (protected && s.snapshot_retention_days > 0).then(|| final_snapshot_identifier(&id)),
+            )
+            .set("protect", protected);
+        let v = render_file(files::ELASTICACHE, &p)?;
+        self.program.merge_rendered(&v).map_err(|e| self.prog_err(e))
+    }
+}
+
+impl Checker<'_> {
+    pub(crate) fn elasticache(&mut self, c: &Component, e: &ElastiCacheSpec) {
+        if !is_version(&e.version) {
+            self.err(
+                "invalid-value",
+                c.span(&path("spec.version")),
+                format!("engine version `{}` is not a version number", e.version),
+            )
+            .hint = Some("write it quoted, e.g. `\"7.1\"`".into());
+        }
+        if !e.node_type.starts_with("cache.") {
+            self.err(
+                "invalid-value",
+                c.span(&path("spec.nodeType")),
+                format!("`{}` is not an ElastiCache node type", e.node_type),
+            )
+            .hint = Some("node types look like `cache.t4g.micro` or `cache.r7g.large`".into());
+        }
+        if e.replicas > 5 {
+            self.err(
+                "invalid-value",
+                c.span(&path("spec.replicas")),
+                format!("{} replicas is more than ElastiCache allows (5)", e.replicas),
+            );
+        }
+        if e.multi_az && e.replicas == 0 {
+            self.err("invalid-value", c.span(&path("spec.multiAZ")), "Multi-AZ needs at least one replica").hint =
+                Some("set `replicas: 1` or `multiAZ: false`".into());
+        }
+        if e.port == 0 || e.port > 65535 {
+            self.err("invalid-value", c.span(&path("spec.port")), format!("port {} is out of range", e.port));
+        }
+    }
+}
