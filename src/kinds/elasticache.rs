@@ -25,7 +25,7 @@ impl Emitter<'_> {
             .set("vpcId", self.v(&network.vpc_id)?)
             .set("replicationGroupId", lit(&id))
             .set("engine", lit(s.engine.as_str()))
-            .set("engineVersion", self.v(&s.version)?)
+            .set("engineVersion", self.v(&engine_version(&s.version))?)
             .set("nodeType", self.v(&s.node_type)?)
             .set("numCacheClusters", 1 + s.replicas)
             .set("multiAz", multi_az)
@@ -54,6 +54,17 @@ impl Checker<'_> {
             )
             .hint = Some("write it quoted, e.g. `\"7.1\"`".into());
         }
+        if is_version(&e.version) && !e.version.contains('.') && major(&e.version) >= 7 {
+            self.err(
+                "invalid-value",
+                c.span(&path("spec.version")),
+                format!("engine version `{}` needs its minor version", e.version),
+            )
+            .hint = Some(format!(
+                "from version 7 ElastiCache takes `<major>.<minor>`, e.g. `\"{}.1\"`, and applies patches itself",
+                e.version
+            ));
+        }
         if !e.node_type.starts_with("cache.") {
             self.err(
                 "invalid-value",
@@ -76,5 +87,42 @@ impl Checker<'_> {
         if e.port == 0 || e.port > 65535 {
             self.err("invalid-value", c.span(&path("spec.port")), format!("port {} is out of range", e.port));
         }
+    }
+}
+
+fn major(version: &str) -> u32 {
+    version.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(0)
+}
+
+/// The engine version a replication group is given. From Redis 6 (and for
+/// every Valkey) ElastiCache applies patch versions itself and takes
+/// `<major>.<minor>` only (or `6.x`): `7.1.0` becomes `7.1`, since a pinned
+/// patch is refused, or, once AWS patched the group, read as a downgrade.
+/// Redis before 6 keeps its full version (`5.0.6`).
+pub fn engine_version(version: &str) -> String {
+    let parts: Vec<&str> = version.split('.').collect();
+    if parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) || major(version) < 6 {
+        return version.to_string();
+    }
+    match parts.len() {
+        1 if major(version) == 6 => "6.x".to_string(),
+        1 | 2 => version.to_string(),
+        _ => parts[..2].join("."),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::engine_version;
+
+    #[test]
+    fn versions_from_six_on_are_major_dot_minor() {
+        assert_eq!(engine_version("7.1.0"), "7.1");
+        assert_eq!(engine_version("8.0"), "8.0");
+        assert_eq!(engine_version("6.2.6"), "6.2");
+        assert_eq!(engine_version("6"), "6.x");
+        assert_eq!(engine_version("6.x"), "6.x");
+        assert_eq!(engine_version("5.0.6"), "5.0.6");
+        assert_eq!(engine_version("${var.cacheVersion}"), "${var.cacheVersion}");
     }
 }

@@ -318,6 +318,26 @@ fn rds_takes_the_major_engine_version_and_a_snapshot_name_per_incarnation() {
     assert!(group["finalSnapshotIdentifier"].as_str().unwrap().ends_with("-final-${securityGroup.id}"));
 }
 
+/// ElastiCache applies patches itself from version 6 and takes
+/// `<major>.<minor>`: a patch given is dropped, a bare major refused.
+#[test]
+fn elasticache_takes_major_dot_minor_and_refuses_a_bare_major() {
+    let mut stack = load_env("production");
+    let id = id_of(&stack, Kind::ElastiCache);
+    let set_version = |stack: &mut LoadedStack, v: &str| match &mut stack.components.get_mut(&id).unwrap().spec {
+        crate::model::ComponentSpec::ElastiCache(s) => s.version = v.to_string(),
+        _ => unreachable!(),
+    };
+    set_version(&mut stack, "7.2.4");
+    assert!(crate::validate::rules::check(&stack).iter().all(|d| d.code != "invalid-value"));
+    let cache = emit(&stack, &id, "default");
+    assert_eq!(resource(&cache, "replicationGroup")["engineVersion"], "7.2");
+    set_version(&mut stack, "8");
+    let diags = crate::validate::rules::check(&stack);
+    let d = diags.iter().find(|d| d.message.contains("needs its minor version")).expect("a bare major is refused");
+    assert!(d.hint.as_deref().unwrap().contains("\"8.1\""), "{:?}", d.hint);
+}
+
 /// Security groups carry no inline rules; egress is separate rule
 /// resources (inline rules and rule resources fight over the group).
 #[test]
