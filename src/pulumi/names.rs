@@ -398,4 +398,77 @@ mod tests {
         let n = physical_name(NameKind::SecurityGroup, &["sg", "x"]);
         assert!(!n.starts_with("sg-"), "{n}");
     }
+
+    /// Every name of a tenant starts with `<tenant>-` (container log groups
+    /// with `/ecs/<tenant>/`), however long the other parts: the tenant's
+    /// IAM policy grants on `<tenant>-*` (src/tenant/policy.rs), so a name
+    /// whose truncation dropped the tenant would be out of its reach — or
+    /// in another tenant's. Tenants are at most 20 characters and start with
+    /// a letter (`tenant::policy::scoping_problem`).
+    #[test]
+    fn the_tenant_leads_every_name_whatever_is_truncated() {
+        let max = "m".repeat(32);
+        let stacks = ["shop", "payments-platform-orders", "x"];
+        let parts_of = |stack: &'static str| -> Vec<Vec<String>> {
+            vec![
+                vec![stack.into(), "dev".into(), "api".into(), "web".into()],
+                vec![stack.into(), "production-eu-west-1".into(), max.clone(), max.clone()],
+                vec![stack.into(), max.clone(), max.clone(), max.clone(), "scheduler".into()],
+            ]
+        };
+        let mut checked = 0;
+        for tenant in ["t", "a-b", "abcdefghij-klmnopqrs"] {
+            let scope = NameScope { tenant: tenant.into(), region: "eu-west-1".into(), account: None };
+            let lead = format!("{tenant}-");
+            for stack in stacks {
+                for parts in parts_of(stack) {
+                    for suffix in ["", "exec", "8080g", "dlq"] {
+                        let mut p: Vec<&str> = parts.iter().map(String::as_str).collect();
+                        if !suffix.is_empty() {
+                            p.push(suffix);
+                        }
+                        for kind in NameKind::ALL {
+                            let name = scope.name(kind, &p);
+                            valid(kind, &name).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+                            let ok = match kind {
+                                NameKind::LogGroup => name.starts_with(&format!("/{tenant}/")),
+                                _ => name.starts_with(&lead),
+                            };
+                            assert!(ok, "{kind:?} of tenant {tenant}: {name}");
+                            checked += 1;
+                        }
+                        // The emitter's other paths: a fixed suffix, a bucket prefix, a log group.
+                        let mut with_tenant = vec![tenant];
+                        with_tenant.extend(&p);
+                        for kind in [NameKind::SqsQueue, NameKind::SnsTopic] {
+                            let name = physical_name_with(kind, &with_tenant, ".fifo", "");
+                            assert!(name.starts_with(&lead) && name.len() <= kind.max_len(), "{name}");
+                        }
+                        let prefix = bucket_prefix(&with_tenant);
+                        assert!(prefix.starts_with(&lead) && prefix.len() <= 37, "{prefix}");
+                        let mut log = vec!["ecs", tenant];
+                        log.extend(&p);
+                        let group = physical_name(NameKind::LogGroup, &log);
+                        assert!(group.starts_with(&format!("/ecs/{tenant}/")), "{group}");
+                        let function = scope.name(NameKind::LambdaFunction, &p);
+                        assert!(format!("/aws/lambda/{function}").starts_with(&format!("/aws/lambda/{lead}")));
+                    }
+                }
+            }
+        }
+        assert!(checked > 3 * 3 * 3 * 4 * 19, "{checked}");
+    }
+
+    /// Tenant `default` adds nothing: its regional names are byte-identical
+    /// to the names without a scope (existing deployments depend on them).
+    #[test]
+    fn the_default_tenant_adds_nothing_to_regional_names() {
+        let scope = NameScope { tenant: "default".into(), region: "eu-west-1".into(), account: None };
+        for kind in NameKind::ALL.into_iter().filter(|k| !k.is_global()) {
+            for parts in [SHORT, LONG] {
+                assert_eq!(scope.name(kind, parts), physical_name(kind, parts), "{kind:?}");
+            }
+        }
+        assert_eq!(physical_name(NameKind::TargetGroup, LONG), "payments-platform-team-953e935c");
+    }
 }

@@ -479,3 +479,101 @@ fn an_injected_rds_managed_password_is_a_warning() {
     assert!(w.message.contains("DB_PASSWORD") && w.message.contains("7 days"), "{}", w.message);
     assert!(w.hint.as_deref().unwrap().contains("docs/kinds/rds.md"));
 }
+
+/// The ARN (and an action that creates it) of a named resource, as AWS
+/// authorizes it: what the tenant's deploy policy must own. `None` for
+/// types whose ARN carries no name (security groups: by tag) or that are
+/// not authorized by name (scaling policies: by their target's tag).
+fn created_as(type_token: &str, name: &str) -> Option<(&'static str, String)> {
+    let at = |service: &str, rest: String| format!("arn:aws:{service}:us-east-1:123456789012:{rest}");
+    Some(match type_token {
+        "aws:lb:TargetGroup" => (
+            "elasticloadbalancing:CreateTargetGroup",
+            at("elasticloadbalancing", format!("targetgroup/{name}/0123abcd")),
+        ),
+        "aws:iam:Role" => ("iam:PassRole", format!("arn:aws:iam::123456789012:role/{name}")),
+        "aws:sqs:Queue" => ("sqs:CreateQueue", at("sqs", name.to_string())),
+        "aws:sns:Topic" => ("sns:CreateTopic", at("sns", name.to_string())),
+        "aws:s3:Bucket" => ("s3:CreateBucket", format!("arn:aws:s3:::{name}20240101000000000000000001")),
+        "aws:ecs:Service" => ("ecs:CreateService", at("ecs", format!("service/payments/{name}"))),
+        "aws:ecs:Cluster" => ("ecs:CreateCluster", at("ecs", format!("cluster/{name}"))),
+        "aws:ecs:TaskDefinition" => ("ecs:RegisterTaskDefinition", at("ecs", format!("task-definition/{name}:1"))),
+        "aws:cloudwatch:LogGroup" => ("logs:CreateLogGroup", at("logs", format!("log-group:{name}"))),
+        "aws:cloudwatch:MetricAlarm" => ("cloudwatch:PutMetricAlarm", at("cloudwatch", format!("alarm:{name}"))),
+        "aws:rds:Instance" => ("rds:CreateDBInstance", at("rds", format!("db:{name}"))),
+        "aws:rds:SubnetGroup" => ("rds:CreateDBSubnetGroup", at("rds", format!("subgrp:{name}"))),
+        "aws:elasticache:ReplicationGroup" => {
+            ("elasticache:CreateReplicationGroup", at("elasticache", format!("replicationgroup:{name}")))
+        }
+        "aws:elasticache:SubnetGroup" => {
+            ("elasticache:CreateCacheSubnetGroup", at("elasticache", format!("subnetgroup:{name}")))
+        }
+        "aws:lambda:Function" => ("lambda:CreateFunction", at("lambda", format!("function:{name}"))),
+        "aws:dynamodb:Table" => ("dynamodb:CreateTable", at("dynamodb", format!("table/{name}"))),
+        "aws:scheduler:Schedule" => ("scheduler:CreateSchedule", at("scheduler", format!("schedule/default/{name}"))),
+        _ => return None,
+    })
+}
+
+/// Issue 14: every physical name a tenant's programs give leads with the
+/// tenant, so its deploy policy (`<tenant>-*` patterns) owns every named
+/// resource of its stacks — long stack names and truncated target groups
+/// included — and another tenant's policy owns none of them.
+#[test]
+fn a_tenants_policy_owns_every_name_its_programs_give() {
+    use crate::tenant::policy::{deploy_policy, evaluate, tenant_policy, Decision, PolicyInput, Request};
+    let policy_of = |tenant: &str| {
+        let input = PolicyInput {
+            tenant: tenant.into(),
+            bucket: "state".into(),
+            prefix: String::new(),
+            table: "panka-locks".into(),
+            stacks: "*".into(),
+        };
+        let mut statements = tenant_policy(&input)["Statement"].as_array().unwrap().clone();
+        statements.extend(deploy_policy(&input)["Statement"].as_array().unwrap().iter().cloned());
+        serde_json::json!({"Version": "2012-10-17", "Statement": statements})
+    };
+    let mut checked = BTreeSet::new();
+    let mut names = 0;
+    // `other` never overlaps `tenant` (`a` and `a-b` cannot both exist:
+    // `tenant::policy::tenant_overlap`), but shares its first characters.
+    for (tenant, other) in [("t", "ta"), ("abcdefghij-klmnopqrs", "abcdefghij-klmnopqr")] {
+        let (mine, theirs) = (policy_of(tenant), policy_of(other));
+        for stack_name in ["payments", "payments-platform-orders"] {
+            let mut stack = with_alarms(AlarmsSpec { enabled: true, create_topic: true, topic_arn: None });
+            stack.stack.metadata.name = stack_name.to_string();
+            stack.provider.account_id = Some("123456789012".into());
+            let mut programs: Vec<Value> = stack.components.keys().map(|id| emit(&stack, id, tenant)).collect();
+            let mut shared = stack.clone();
+            shared.stack.spec.shared.cluster = Some(crate::model::Cluster { create: true, ..Default::default() });
+            programs.extend(emit_shared(&shared, &opts(tenant)).unwrap().map(|p| p.to_value()));
+            for program in &programs {
+                for (_, type_token, props) in resources(program) {
+                    let Some(rule) = aws_rule(&type_token) else { continue };
+                    let name = props[rule.property].as_str().unwrap();
+                    let lead = match type_token.as_str() {
+                        "aws:cloudwatch:LogGroup" if name.starts_with("/aws/lambda/") => {
+                            format!("/aws/lambda/{tenant}-")
+                        }
+                        "aws:cloudwatch:LogGroup" => format!("/ecs/{tenant}/"),
+                        _ => format!("{tenant}-"),
+                    };
+                    assert!(name.starts_with(&lead), "{type_token} `{name}` does not lead with `{lead}`");
+                    names += 1;
+                    let Some((action, arn)) = created_as(&type_token, name) else { continue };
+                    assert_eq!(evaluate(&mine, &Request::new(action, &arn)), Decision::Allow, "{action} {arn}");
+                    assert_ne!(evaluate(&theirs, &Request::new(action, &arn)), Decision::Allow, "{other}: {arn}");
+                    checked.insert(type_token);
+                }
+            }
+        }
+    }
+    for t in
+        ["aws:lb:TargetGroup", "aws:iam:Role", "aws:sqs:Queue", "aws:s3:Bucket", "aws:ecs:Cluster", "aws:sns:Topic"]
+    {
+        assert!(checked.contains(t), "{t} was never rendered: {checked:?}");
+    }
+    assert!(checked.len() >= 15, "{checked:?}");
+    assert!(names > 100, "{names}");
+}

@@ -594,6 +594,16 @@ impl Admin<'_> {
         stacks: &str,
         created_by: &str,
     ) -> Result<Handover, LifecycleError> {
+        let input = self.policy_input(name, stacks);
+        if let Some(why) = policy::scoping_problem(&input) {
+            return Err(LifecycleError::Invalid(format!("refusing tenant `{name}`: {why}")));
+        }
+        let existing = self.registry.names().await?;
+        if let Some(other) = policy::tenant_overlap(name, &existing) {
+            return Err(LifecycleError::Refused(format!(
+                "refusing tenant `{name}`: tenant `{other}` exists, and one's `<tenant>-` name prefix would cover the other's resources\nhint: choose a name that neither starts with `{other}-` nor is the start of `{other}` followed by `-`"
+            )));
+        }
         let external_id = new_external_id();
         let mut record = TenantRecord {
             format_version: FORMAT_VERSION.into(),

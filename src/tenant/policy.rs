@@ -25,22 +25,29 @@ pub const VERSION: &str = "2012-10-17";
 /// tenant may not touch roles or policies under it.
 pub const IAM_PATH: &str = "/panka/";
 
-/// The services a tenant's deployments create resources in (the kinds in
-/// `pulumi-templates/`), as IAM service prefixes.
-pub const DEPLOY_SERVICES: [&str; 13] = [
-    "ecs",
-    "elasticloadbalancing",
-    "application-autoscaling",
-    "logs",
-    "lambda",
-    "rds",
-    "sqs",
-    "sns",
-    "elasticache",
-    "events",
-    "scheduler",
-    "secretsmanager",
-    "cloudwatch",
+/// The tag every resource of a tenant's stacks carries (the provider's
+/// default tags, `src/pulumi/emit.rs`): what scopes the resources whose ARNs
+/// carry no name (security groups, listener rules, scaling targets).
+pub const TENANT_TAG: &str = "panka:tenant";
+
+/// Everything a tenant does with panka's state bucket and lock tables (the
+/// statements above narrow them to its prefix and partition); any other
+/// action there is denied outright, whatever a deploy statement's pattern
+/// might match.
+const STATE_ACTIONS: [&str; 13] = [
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+    "s3:GetObjectTagging",
+    "s3:PutObjectTagging",
+    "s3:ListBucket",
+    "s3:GetBucketLocation",
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:DescribeTable",
 ];
 
 /// The name of a tenant's permissions boundary (a managed policy under
@@ -138,6 +145,46 @@ pub fn stacks_glob_problem(glob: &str) -> Option<String> {
     None
 }
 
+/// Why the resources of a new tenant `input.tenant` could not be told
+/// apart by their names, or `None`. The deploy statements grant on
+/// `<tenant>-*`, so the tenant must lead every name as written (a name must
+/// start with a letter for RDS, ElastiCache and S3, and names collapse `--`),
+/// and `<tenant>-` must not lead the state bucket's or a lock table's name.
+/// Another tenant's name is [`tenant_overlap`]'s concern.
+pub fn scoping_problem(input: &PolicyInput) -> Option<String> {
+    let t = &input.tenant;
+    if !t.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Some(format!(
+            "`{t}` does not start with a letter: RDS, ElastiCache and bucket names must, and the tenant leads them"
+        ));
+    }
+    if t.contains("--") {
+        return Some(format!("`{t}` holds `--`, which physical names collapse to `-`"));
+    }
+    let mut platform = vec![("state bucket", input.bucket.clone())];
+    for table in input.table_arns() {
+        let name = table.rsplit_once('/').map(|(_, n)| n.to_string()).unwrap_or(table);
+        platform.push(("lock table", name));
+    }
+    platform.into_iter().find(|(_, name)| name.starts_with(&format!("{t}-"))).map(|(what, name)| {
+        format!("the {what} `{name}` starts with `{t}-`: the tenant's deploy policy would cover it")
+    })
+}
+
+/// The existing tenant whose names `tenant`'s `<tenant>-*` patterns would
+/// cover (or the other way round): `a` and `a-b` cannot both exist, since
+/// `a-b-shop-…` is tenant `a`'s stack `b-shop` as much as tenant `a-b`'s
+/// stack `shop`.
+pub fn tenant_overlap<'a>(tenant: &str, existing: &'a [String]) -> Option<&'a str> {
+    existing
+        .iter()
+        .find(|other| {
+            other.as_str() != tenant
+                && (other.starts_with(&format!("{tenant}-")) || tenant.starts_with(&format!("{other}-")))
+        })
+        .map(String::as_str)
+}
+
 impl PolicyInput {
     /// `<prefix>/` or empty.
     fn base(&self) -> String {
@@ -167,6 +214,14 @@ impl PolicyInput {
         format!("arn:aws:s3:::{}/{key_pattern}", self.bucket)
     }
 
+    /// The state bucket, its objects and the lock tables.
+    fn state_arns(&self) -> Vec<String> {
+        let bucket = format!("arn:aws:s3:::{}", self.bucket);
+        let mut arns = vec![bucket.clone(), format!("{bucket}/*")];
+        arns.extend(self.table_arns());
+        arns
+    }
+
     fn table_arns(&self) -> Vec<String> {
         vec![
             format!("arn:aws:dynamodb:*:*:table/{}", self.table),
@@ -189,6 +244,11 @@ impl PolicyInput {
         format!("panka-tenant-{}", self.tenant)
     }
 
+    /// The managed policy of what the tenant's deployments may do.
+    pub fn deploy_policy_name(&self) -> String {
+        format!("panka-tenant-{}-deploy", self.tenant)
+    }
+
     /// The permissions boundary every role the tenant creates must carry.
     pub fn boundary_name(&self) -> String {
         boundary_name(&self.tenant)
@@ -204,8 +264,10 @@ impl PolicyInput {
 /// The tenant's documents.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Documents {
-    /// Attached to the tenant's role.
+    /// Attached to the tenant's role: its state, locks and roles.
     pub policy: Value,
+    /// Attached to the tenant's role: what its deployments create.
+    pub deploy: Value,
     /// The permissions boundary of the roles the tenant's stacks create.
     pub boundary: Value,
     /// The role's trust policy.
@@ -218,32 +280,243 @@ pub struct Documents {
 pub fn render(input: &PolicyInput, trust: &[Trust], external_id: &str) -> Documents {
     Documents {
         policy: tenant_policy(input),
+        deploy: deploy_policy(input),
         boundary: boundary_policy(input),
         trust: trust_policy(trust, external_id),
     }
 }
 
-fn deploy_actions() -> Vec<String> {
-    let mut actions: Vec<String> = DEPLOY_SERVICES.iter().map(|s| format!("{s}:*")).collect();
-    // Tables of the `dynamodb` kind and buckets of the `s3` kind: the state
-    // bucket and the lock table are carved out by `NotResource`.
-    actions.extend(["dynamodb:*", "s3:*"].map(String::from));
-    // What container services, load balancers and functions need from EC2.
-    actions.extend(
-        [
-            "ec2:Describe*",
-            "ec2:CreateSecurityGroup",
-            "ec2:DeleteSecurityGroup",
-            "ec2:AuthorizeSecurityGroupIngress",
-            "ec2:AuthorizeSecurityGroupEgress",
-            "ec2:RevokeSecurityGroupIngress",
-            "ec2:RevokeSecurityGroupEgress",
-            "ec2:CreateTags",
-            "ec2:DeleteTags",
-        ]
-        .map(String::from),
-    );
-    actions
+/// The ARN patterns of the resources a tenant's stacks create, by name:
+/// every regional physical name starts with `<tenant>-`, container log
+/// groups with `/ecs/<tenant>/` (docs/names.md). IAM's `*` spans `/` and
+/// `:`, so `table/<t>-*` covers the tables' indexes and streams, and
+/// `arn:aws:s3:::<t>-*` the buckets' objects.
+pub fn owned_arns(tenant: &str) -> Vec<String> {
+    let n = format!("{tenant}-*");
+    vec![
+        format!("arn:aws:sqs:*:*:{n}"),
+        format!("arn:aws:sns:*:*:{n}"),
+        format!("arn:aws:dynamodb:*:*:table/{n}"),
+        format!("arn:aws:lambda:*:*:function:{n}"),
+        format!("arn:aws:logs:*:*:log-group:/ecs/{tenant}/*"),
+        format!("arn:aws:logs:*:*:log-group:/aws/lambda/{n}"),
+        format!("arn:aws:ecs:*:*:cluster/{n}"),
+        format!("arn:aws:ecs:*:*:service/*/{n}"),
+        format!("arn:aws:ecs:*:*:task-definition/{n}"),
+        format!("arn:aws:ecs:*:*:task/{n}"),
+        format!("arn:aws:elasticloadbalancing:*:*:targetgroup/{n}"),
+        format!("arn:aws:cloudwatch:*:*:alarm:{n}"),
+        format!("arn:aws:scheduler:*:*:schedule/*/{n}"),
+        format!("arn:aws:rds:*:*:db:{n}"),
+        format!("arn:aws:rds:*:*:subgrp:{n}"),
+        format!("arn:aws:rds:*:*:snapshot:{n}"),
+        format!("arn:aws:elasticache:*:*:replicationgroup:{n}"),
+        format!("arn:aws:elasticache:*:*:cluster:{n}"),
+        format!("arn:aws:elasticache:*:*:subnetgroup:{n}"),
+        format!("arn:aws:elasticache:*:*:snapshot:{n}"),
+        format!("arn:aws:s3:::{n}"),
+    ]
+}
+
+/// The services whose resources [`owned_arns`] names: `<service>:*` on
+/// those ARNs only (an ARN pattern of one service never matches another
+/// service's action).
+const OWNED_SERVICES: [&str; 12] = [
+    "sqs:*",
+    "sns:*",
+    "dynamodb:*",
+    "lambda:*",
+    "logs:*",
+    "ecs:*",
+    "elasticloadbalancing:*",
+    "cloudwatch:*",
+    "scheduler:*",
+    "rds:*",
+    "elasticache:*",
+    "s3:*",
+];
+
+/// The tenant's IAM roles (`<tenant>-…-<hash>`, at the path `/`).
+fn role_arns(tenant: &str) -> Vec<String> {
+    vec![format!("arn:aws:iam::*:role/{tenant}-*")]
+}
+
+fn tag_is(key: &str, tenant: &str) -> Value {
+    json!({"StringEquals": {format!("{key}/{TENANT_TAG}"): tenant}})
+}
+
+fn statement(sid: &str, actions: &[&str], resources: Vec<String>) -> Value {
+    json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources})
+}
+
+fn conditioned(sid: &str, actions: &[&str], resources: Vec<String>, condition: Value) -> Value {
+    json!({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources, "Condition": condition})
+}
+
+fn arns(patterns: &[&str]) -> Vec<String> {
+    patterns.iter().map(|p| p.to_string()).collect()
+}
+
+/// What a tenant's deployments may do (SPEC §12, docs/tenants.md "What a
+/// tenant can still reach"): everything on the resources its names own,
+/// tag-scoped create/change/delete where AWS's ARNs carry no name, metadata
+/// reads anywhere, and a short list of actions AWS authorizes on `*` only.
+fn deploy_statements(tenant: &str) -> Vec<Value> {
+    let sg = "arn:aws:ec2:*:*:security-group/*";
+    let sg_rule = "arn:aws:ec2:*:*:security-group-rule/*";
+    let listener = "arn:aws:elasticloadbalancing:*:*:listener/app/*";
+    let rule = "arn:aws:elasticloadbalancing:*:*:listener-rule/app/*";
+    let target = "arn:aws:application-autoscaling:*:*:scalable-target/*";
+    let function = format!("arn:aws:lambda:*:*:function:{tenant}-*");
+    // One statement may hold several services' actions and ARNs: an ARN
+    // pattern of one service never matches another service's action.
+    vec![
+        statement("Owned", &OWNED_SERVICES, owned_arns(tenant)),
+        // Metadata only: AWS authorizes these on `*` (or Pulumi reads through them).
+        statement(
+            "Read",
+            &[
+                "ec2:Describe*",
+                "ecs:Describe*",
+                "ecs:List*",
+                "elasticloadbalancing:Describe*",
+                "application-autoscaling:Describe*",
+                "application-autoscaling:ListTagsForResource",
+                "logs:Describe*",
+                "rds:Describe*",
+                "rds:ListTagsForResource",
+                "elasticache:Describe*",
+                "elasticache:ListTagsForResource",
+                "cloudwatch:DescribeAlarms",
+                "cloudwatch:ListTagsForResource",
+                "sqs:ListQueues",
+                "sns:ListTopics",
+                "sns:ListSubscriptions",
+                "sns:GetSubscriptionAttributes",
+                "dynamodb:ListTables",
+                "lambda:ListEventSourceMappings",
+                "lambda:ListTags",
+                "kms:DescribeKey",
+            ],
+            arns(&["*"]),
+        ),
+        // AWS authorizes these on `*` only, with no name or tag to scope them.
+        statement(
+            "Unscoped",
+            &["ecs:DeregisterTaskDefinition", "sns:Unsubscribe", "sns:SetSubscriptionAttributes"],
+            arns(&["*"]),
+        ),
+        // Resources whose ARN has no name and whose actions have no tag key:
+        // a group in the platform's VPC, a listener rule's priority, an event
+        // source mapping's tags.
+        statement(
+            "Unnamed",
+            &[
+                "ec2:CreateSecurityGroup",
+                "elasticloadbalancing:SetRulePriorities",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+            ],
+            arns(&["arn:aws:ec2:*:*:vpc/*", rule, "arn:aws:lambda:*:*:event-source-mapping:*"]),
+        ),
+        conditioned(
+            "EventSources",
+            &[
+                "lambda:CreateEventSourceMapping",
+                "lambda:GetEventSourceMapping",
+                "lambda:UpdateEventSourceMapping",
+                "lambda:DeleteEventSourceMapping",
+            ],
+            arns(&["*"]),
+            json!({"ArnLike": {"lambda:FunctionArn": function}}),
+        ),
+        // Security groups, listener rules on the platform's listener and
+        // scaling targets: created with the tenant's tag…
+        conditioned(
+            "CreateTagged",
+            &[
+                "ec2:CreateSecurityGroup",
+                "elasticloadbalancing:CreateRule",
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:TagResource",
+            ],
+            arns(&[sg, listener, target]),
+            tag_is("aws:RequestTag", tenant),
+        ),
+        conditioned(
+            "TagOnCreate",
+            &["ec2:CreateTags"],
+            arns(&[sg, sg_rule]),
+            json!({"StringEquals": {"ec2:CreateAction": ["CreateSecurityGroup", "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"]}}),
+        ),
+        conditioned(
+            "RuleTagOnCreate",
+            &["elasticloadbalancing:AddTags"],
+            arns(&[rule]),
+            json!({"StringEquals": {"elasticloadbalancing:CreateAction": "CreateRule"}}),
+        ),
+        // …and changed or deleted only while they carry it.
+        conditioned(
+            "ChangeTagged",
+            &[
+                "ec2:AuthorizeSecurityGroupIngress",
+                "ec2:AuthorizeSecurityGroupEgress",
+                "ec2:RevokeSecurityGroupIngress",
+                "ec2:RevokeSecurityGroupEgress",
+                "ec2:ModifySecurityGroupRules",
+                "ec2:UpdateSecurityGroupRuleDescriptions*",
+                "ec2:DeleteSecurityGroup",
+                "ec2:CreateTags",
+                "ec2:DeleteTags",
+                "elasticloadbalancing:ModifyRule",
+                "elasticloadbalancing:DeleteRule",
+                "elasticloadbalancing:AddTags",
+                "elasticloadbalancing:RemoveTags",
+                "application-autoscaling:RegisterScalableTarget",
+                "application-autoscaling:DeregisterScalableTarget",
+                "application-autoscaling:PutScalingPolicy",
+                "application-autoscaling:DeleteScalingPolicy",
+                "application-autoscaling:TagResource",
+                "application-autoscaling:UntagResource",
+            ],
+            arns(&[sg, sg_rule, rule, target]),
+            tag_is("aws:ResourceTag", tenant),
+        ),
+        // A new rule of a group (the group itself is checked by `ChangeTagged`).
+        statement(
+            "GroupRuleCreate",
+            &["ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"],
+            arns(&[sg_rule]),
+        ),
+        // Using (never changing) AWS's default parameter and option groups.
+        statement(
+            "DefaultGroups",
+            &[
+                "rds:CreateDBInstance",
+                "rds:ModifyDBInstance",
+                "elasticache:CreateReplicationGroup",
+                "elasticache:ModifyReplicationGroup",
+            ],
+            arns(&["arn:aws:rds:*:*:pg:*", "arn:aws:rds:*:*:og:*", "arn:aws:elasticache:*:*:parametergroup:*"]),
+        ),
+        // The master password RDS keeps for an instance (`manageMasterUserPassword`): RDS names it.
+        statement(
+            "RdsSecret",
+            &[
+                "secretsmanager:CreateSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:RotateSecret",
+                "secretsmanager:DescribeSecret",
+            ],
+            arns(&["arn:aws:secretsmanager:*:*:secret:rds!*"]),
+        ),
+    ]
+}
+
+/// The tenant's deploy policy (a second managed policy on its role: the
+/// two would not fit IAM's 6,144 characters as one).
+pub fn deploy_policy(input: &PolicyInput) -> Value {
+    json!({"Version": VERSION, "Statement": deploy_statements(&input.tenant)})
 }
 
 /// The tenant's role policy.
@@ -256,8 +529,7 @@ pub fn tenant_policy(input: &PolicyInput) -> Value {
     } else {
         vec![input.object_arn(&format!("{root}stacks/{}/*", input.stacks))]
     };
-    let mut carved_out = vec![bucket_arn.clone(), format!("{bucket_arn}/*")];
-    carved_out.extend(input.table_arns());
+    let panka_state = input.state_arns();
     let lock_keys = vec![input.lock_partition(), format!("{}:*", input.lock_partition())];
     json!({
         "Version": VERSION,
@@ -319,23 +591,23 @@ pub fn tenant_policy(input: &PolicyInput) -> Value {
                 "Resource": input.table_arns(),
             },
             {
-                "Sid": "Deploy",
-                "Effect": "Allow",
-                "Action": deploy_actions(),
-                "NotResource": carved_out,
-            },
-            {
                 "Sid": "RolesOnlyWithBoundary",
                 "Effect": "Allow",
                 "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
-                "Resource": ["arn:aws:iam::*:role/*"],
+                "Resource": role_arns(&input.tenant),
                 "Condition": {"ArnEquals": {"iam:PermissionsBoundary": input.boundary_arn()}},
             },
             {
                 "Sid": "RolesManage",
                 "Effect": "Allow",
                 "Action": ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole", "iam:TagRole", "iam:UntagRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole", "iam:PassRole"],
-                "Resource": ["arn:aws:iam::*:role/*"],
+                "Resource": role_arns(&input.tenant),
+            },
+            {
+                "Sid": "PankaStateOnlyAsGranted",
+                "Effect": "Deny",
+                "NotAction": STATE_ACTIONS,
+                "Resource": panka_state,
             },
             {
                 "Sid": "PlatformIamNeverChanged",
@@ -353,16 +625,15 @@ pub fn tenant_policy(input: &PolicyInput) -> Value {
     })
 }
 
-/// The permissions boundary of the roles a tenant's stacks create: the
-/// deploy services at most, never panka's state or locks, never IAM writes.
+/// The permissions boundary of the roles a tenant's stacks create: at most
+/// the tenant's own resources (by name, as in the role policy) and what a
+/// running task or function needs from AWS, never panka's state or locks,
+/// never IAM writes, and no role to pass but the tenant's.
 pub fn boundary_policy(input: &PolicyInput) -> Value {
-    let bucket_arn = format!("arn:aws:s3:::{}", input.bucket);
-    let mut carved_out = vec![bucket_arn.clone(), format!("{bucket_arn}/*")];
-    carved_out.extend(input.table_arns());
-    let mut actions = deploy_actions();
-    actions.extend(
-        ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "kms:Decrypt", "ssm:GetParameter*"].map(String::from),
-    );
+    let mut owned = owned_arns(&input.tenant);
+    owned.extend(role_arns(&input.tenant));
+    let mut actions = OWNED_SERVICES.to_vec();
+    actions.push("iam:PassRole");
     json!({
         "Version": VERSION,
         "Statement": [
@@ -370,18 +641,45 @@ pub fn boundary_policy(input: &PolicyInput) -> Value {
                 "Sid": "Runtime",
                 "Effect": "Allow",
                 "Action": actions,
-                "NotResource": carved_out,
+                "Resource": owned,
+            },
+            {
+                // What tasks and functions need beyond their own resources:
+                // tracing, keys, parameters and secrets the user names,
+                // image pulls, a VPC function's network interfaces, metrics.
+                "Sid": "RuntimeAnywhere",
+                "Effect": "Allow",
+                "Action": [
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "kms:Decrypt",
+                    "kms:GenerateDataKey",
+                    "ssm:GetParameter*",
+                    "secretsmanager:GetSecretValue",
+                    "ecr:GetAuthorizationToken",
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSubnets",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                    "cloudwatch:PutMetricData",
+                ],
+                "Resource": ["*"],
             },
             {
                 "Sid": "NoPankaState",
                 "Effect": "Deny",
                 "Action": ["s3:*", "dynamodb:*"],
-                "Resource": carved_out,
+                "Resource": input.state_arns(),
             },
             {
                 "Sid": "NoIamWrites",
                 "Effect": "Deny",
-                "Action": ["iam:Create*", "iam:Delete*", "iam:Put*", "iam:Update*", "iam:Attach*", "iam:Detach*", "iam:PassRole"],
+                "Action": ["iam:Create*", "iam:Delete*", "iam:Put*", "iam:Update*", "iam:Attach*", "iam:Detach*"],
                 "Resource": ["*"],
             },
         ],
@@ -631,6 +929,277 @@ mod tests {
         evaluate(p, &r) == Decision::Allow
     }
 
+    /// The role's two managed policies as one: IAM evaluates the union of
+    /// a principal's identity policies (a Deny in either wins).
+    fn both(input: &PolicyInput) -> Value {
+        let d = render(input, &[], "x");
+        let mut statements = d.policy["Statement"].as_array().unwrap().clone();
+        statements.extend(d.deploy["Statement"].as_array().unwrap().iter().cloned());
+        json!({"Version": VERSION, "Statement": statements})
+    }
+
+    const ACCOUNT: &str = "arn:aws:{service}:eu-west-1:123456789012:";
+
+    fn arn(service: &str, rest: &str) -> String {
+        format!("{}{rest}", ACCOUNT.replace("{service}", service))
+    }
+
+    /// `(action, resource of tenant a, the same of tenant b)`: physical
+    /// names as `src/pulumi/names.rs` writes them for stack `shop`,
+    /// environment `dev`, service `api`.
+    fn named_cases() -> Vec<(&'static str, String, String)> {
+        let both = |action: &'static str, f: &dyn Fn(&str) -> String| (action, f("a"), f("b"));
+        vec![
+            both("sqs:DeleteQueue", &|t| arn("sqs", &format!("{t}-shop-dev-api-jobs"))),
+            both("sqs:CreateQueue", &|t| arn("sqs", &format!("{t}-shop-dev-api-jobs-dlq.fifo"))),
+            both("sqs:SetQueueAttributes", &|t| arn("sqs", &format!("{t}-shop-dev-api-jobs"))),
+            both("sns:DeleteTopic", &|t| arn("sns", &format!("{t}-shop-dev-api-events"))),
+            both("sns:Subscribe", &|t| arn("sns", &format!("{t}-shop-dev-alarms"))),
+            both("dynamodb:DeleteTable", &|t| arn("dynamodb", &format!("table/{t}-shop-dev-api-orders"))),
+            both("dynamodb:UpdateTable", &|t| arn("dynamodb", &format!("table/{t}-shop-dev-api-orders/index/by-user"))),
+            both("dynamodb:DescribeStream", &|t| {
+                arn("dynamodb", &format!("table/{t}-shop-dev-api-orders/stream/2024-01-01T00:00:00.000"))
+            }),
+            both("lambda:DeleteFunction", &|t| arn("lambda", &format!("function:{t}-shop-dev-api-resize"))),
+            both("lambda:AddPermission", &|t| arn("lambda", &format!("function:{t}-shop-dev-api-resize"))),
+            both("logs:DeleteLogGroup", &|t| arn("logs", &format!("log-group:/ecs/{t}/shop/dev/api/web"))),
+            both("logs:PutRetentionPolicy", &|t| {
+                arn("logs", &format!("log-group:/aws/lambda/{t}-shop-dev-api-resize"))
+            }),
+            both("ecs:DeleteService", &|t| arn("ecs", &format!("service/shared/{t}-shop-dev-api-web"))),
+            both("ecs:UpdateService", &|t| arn("ecs", &format!("service/{t}-shop-dev/{t}-shop-dev-api-web"))),
+            both("ecs:DeleteCluster", &|t| arn("ecs", &format!("cluster/{t}-shop-dev"))),
+            both("ecs:RegisterTaskDefinition", &|t| arn("ecs", &format!("task-definition/{t}-shop-dev-api-web:3"))),
+            both("elasticloadbalancing:DeleteTargetGroup", &|t| {
+                arn("elasticloadbalancing", &format!("targetgroup/{t}-shop-dev-api-web-8080/0123456789abcdef"))
+            }),
+            both("cloudwatch:DeleteAlarms", &|t| arn("cloudwatch", &format!("alarm:{t}-shop-dev-api-jobs-dlq"))),
+            both("scheduler:DeleteSchedule", &|t| {
+                arn("scheduler", &format!("schedule/default/{t}-shop-dev-api-nightly"))
+            }),
+            both("rds:DeleteDBInstance", &|t| arn("rds", &format!("db:{t}-shop-dev-api-db"))),
+            both("rds:DeleteDBSubnetGroup", &|t| arn("rds", &format!("subgrp:{t}-shop-dev-api-db"))),
+            both("elasticache:DeleteReplicationGroup", &|t| {
+                arn("elasticache", &format!("replicationgroup:{t}-shop-dev-api-cache"))
+            }),
+            both("elasticache:DeleteCacheSubnetGroup", &|t| {
+                arn("elasticache", &format!("subnetgroup:{t}-shop-dev-api-cache"))
+            }),
+            both("s3:DeleteBucket", &|t| format!("arn:aws:s3:::{t}-shop-dev-api-assets-20240101000000000000000001")),
+            both("s3:PutBucketPolicy", &|t| format!("arn:aws:s3:::{t}-shop-dev-api-assets-20240101000000000000000001")),
+            both("iam:DeleteRole", &|t| format!("arn:aws:iam::123456789012:role/{t}-shop-dev-api-web-task-1a2b3c4d")),
+            both("iam:PassRole", &|t| format!("arn:aws:iam::123456789012:role/{t}-shop-dev-api-web-exec-1a2b3c4d")),
+            both("iam:UpdateAssumeRolePolicy", &|t| {
+                format!("arn:aws:iam::123456789012:role/{t}-shop-dev-api-web-task-1a2b3c4d")
+            }),
+        ]
+    }
+
+    #[test]
+    fn a_tenant_deploys_what_its_names_own_and_nothing_of_another_tenant() {
+        let p = both(&input("a"));
+        for (action, mine, theirs) in named_cases() {
+            assert_eq!(evaluate(&p, &Request::new(action, &mine)), Decision::Allow, "{action} {mine}");
+            assert_ne!(evaluate(&p, &Request::new(action, &theirs)), Decision::Allow, "{action} {theirs}");
+            // Prefix confusion: tenant `ab`'s names start with `ab-`, not `a-`.
+            let ab = theirs.replace(":b-", ":ab-").replace("/b-", "/ab-").replace("/b/", "/ab/");
+            assert_ne!(ab, theirs, "{theirs}");
+            assert_ne!(evaluate(&p, &Request::new(action, &ab)), Decision::Allow, "{action} {ab}");
+        }
+        // And the other way round: tenant b's policy owns b's names only.
+        let p = both(&input("b"));
+        for (action, theirs, mine) in named_cases() {
+            assert_eq!(evaluate(&p, &Request::new(action, &mine)), Decision::Allow, "{action} {mine}");
+            assert_ne!(evaluate(&p, &Request::new(action, &theirs)), Decision::Allow, "{action} {theirs}");
+        }
+    }
+
+    #[test]
+    fn resources_without_a_name_are_the_tenants_by_their_tag() {
+        let p = both(&input("a"));
+        let tagged = |action: &str, resource: &str, key: &str, tenant: Option<&str>| {
+            let r = Request::new(action, resource);
+            let r = match tenant {
+                Some(t) => r.with(&format!("{key}/panka:tenant"), &[t]),
+                None => r,
+            };
+            evaluate(&p, &r) == Decision::Allow
+        };
+        let sg = arn("ec2", "security-group/sg-0123456789abcdef0");
+        let rule =
+            arn("elasticloadbalancing", "listener-rule/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee");
+        let target = arn("application-autoscaling", "scalable-target/0123456789abcdef0123456789abcdef");
+        for (action, resource) in [
+            ("ec2:DeleteSecurityGroup", sg.as_str()),
+            ("ec2:AuthorizeSecurityGroupIngress", sg.as_str()),
+            ("ec2:RevokeSecurityGroupEgress", sg.as_str()),
+            ("ec2:CreateTags", sg.as_str()),
+            ("elasticloadbalancing:ModifyRule", rule.as_str()),
+            ("elasticloadbalancing:DeleteRule", rule.as_str()),
+            ("application-autoscaling:PutScalingPolicy", target.as_str()),
+            ("application-autoscaling:DeregisterScalableTarget", target.as_str()),
+        ] {
+            assert!(tagged(action, resource, "aws:ResourceTag", Some("a")), "{action}");
+            assert!(!tagged(action, resource, "aws:ResourceTag", Some("b")), "{action} on b's");
+            assert!(!tagged(action, resource, "aws:ResourceTag", Some("ab")), "{action} on ab's");
+            assert!(!tagged(action, resource, "aws:ResourceTag", None), "{action} on an untagged (platform) resource");
+        }
+        // Created only with the tenant's tag.
+        let listener = arn("elasticloadbalancing", "listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2");
+        for (action, resource) in [
+            ("ec2:CreateSecurityGroup", sg.as_str()),
+            ("elasticloadbalancing:CreateRule", listener.as_str()),
+            ("application-autoscaling:RegisterScalableTarget", target.as_str()),
+        ] {
+            assert!(tagged(action, resource, "aws:RequestTag", Some("a")), "{action}");
+            assert!(!tagged(action, resource, "aws:RequestTag", Some("b")), "{action} as b");
+            assert!(!tagged(action, resource, "aws:RequestTag", None), "{action} untagged");
+        }
+        assert!(allow(&p, Request::new("ec2:CreateSecurityGroup", &arn("ec2", "vpc/vpc-0abc"))));
+        // Tags on create, and nothing else without the tag.
+        let tag_on_create =
+            |action: &str| allow(&p, Request::new("ec2:CreateTags", &sg).with("ec2:CreateAction", &[action]));
+        assert!(tag_on_create("CreateSecurityGroup"));
+        assert!(!tag_on_create("RunInstances"));
+        // Event source mappings follow their function's name.
+        let mapping = |function: &str| {
+            allow(
+                &p,
+                Request::new("lambda:DeleteEventSourceMapping", &arn("lambda", "event-source-mapping:0f1e2d3c"))
+                    .with("lambda:FunctionArn", &[&arn("lambda", &format!("function:{function}"))]),
+            )
+        };
+        assert!(mapping("a-shop-dev-api-resize"));
+        assert!(!mapping("b-shop-dev-api-resize"));
+    }
+
+    #[test]
+    fn panka_state_is_never_deployable_whatever_the_names() {
+        // A tenant whose `<tenant>-` leads the bucket's and the table's names
+        // is refused at creation; were it not, the explicit Deny still holds.
+        let input = PolicyInput { bucket: "panka-state".into(), table: "panka-locks".into(), ..input("panka") };
+        assert!(scoping_problem(&input).is_some());
+        let p = both(&input);
+        for (action, resource) in [
+            ("s3:DeleteBucket", "arn:aws:s3:::panka-state"),
+            ("s3:PutBucketPolicy", "arn:aws:s3:::panka-state"),
+            ("s3:DeleteObjectVersion", "arn:aws:s3:::panka-state/org/tenants/b/stacks/x/dev/state.json"),
+            ("dynamodb:DeleteTable", "arn:aws:dynamodb:eu-west-1:1:table/panka-locks"),
+            ("dynamodb:Scan", "arn:aws:dynamodb:eu-west-1:1:table/panka-locks-v2"),
+        ] {
+            assert_eq!(evaluate(&p, &Request::new(action, resource)), Decision::ExplicitDeny, "{action} {resource}");
+        }
+        let p = both(&self::input("a"));
+        assert_eq!(
+            evaluate(&p, &Request::new("dynamodb:DeleteTable", TABLE)),
+            Decision::ExplicitDeny,
+            "the lock table"
+        );
+        assert!(allow(&p, Request::new("s3:GetObject", &obj("org/tenants/a/stacks/web/dev/state.json"))));
+    }
+
+    #[test]
+    fn the_boundary_keeps_runtime_roles_to_their_tenants_data() {
+        let b = boundary_policy(&input("a"));
+        for (action, mine, theirs) in [
+            (
+                "sqs:ReceiveMessage",
+                "arn:aws:sqs:eu-west-1:123456789012:a-shop-dev-api-jobs",
+                "arn:aws:sqs:eu-west-1:123456789012:b-shop-dev-api-jobs",
+            ),
+            (
+                "sqs:SendMessage",
+                "arn:aws:sqs:eu-west-1:123456789012:a-shop-dev-api-jobs",
+                "arn:aws:sqs:eu-west-1:123456789012:ab-shop-dev-api-jobs",
+            ),
+            (
+                "sns:Publish",
+                "arn:aws:sns:eu-west-1:123456789012:a-shop-dev-api-events",
+                "arn:aws:sns:eu-west-1:123456789012:b-shop-dev-api-events",
+            ),
+            (
+                "dynamodb:GetItem",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/a-shop-dev-api-orders",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/b-shop-dev-api-orders",
+            ),
+            (
+                "dynamodb:Query",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/a-shop-dev-api-orders/index/by-user",
+                "arn:aws:dynamodb:eu-west-1:123456789012:table/b-shop-dev-api-orders/index/by-user",
+            ),
+            (
+                "s3:GetObject",
+                "arn:aws:s3:::a-shop-dev-api-assets-20240101000000000000000001/x.png",
+                "arn:aws:s3:::b-shop-dev-api-assets-20240101000000000000000001/x.png",
+            ),
+            (
+                "lambda:InvokeFunction",
+                "arn:aws:lambda:eu-west-1:123456789012:function:a-shop-dev-api-resize",
+                "arn:aws:lambda:eu-west-1:123456789012:function:b-shop-dev-api-resize",
+            ),
+            (
+                "logs:PutLogEvents",
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/a/shop/dev/api/web:log-stream:x",
+                "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/b/shop/dev/api/web:log-stream:x",
+            ),
+            (
+                "ecs:RunTask",
+                "arn:aws:ecs:eu-west-1:123456789012:task-definition/a-shop-dev-api-nightly:4",
+                "arn:aws:ecs:eu-west-1:123456789012:task-definition/b-shop-dev-api-nightly:4",
+            ),
+            (
+                "iam:PassRole",
+                "arn:aws:iam::123456789012:role/a-shop-dev-api-nightly-task-1a2b3c4d",
+                "arn:aws:iam::123456789012:role/b-shop-dev-api-nightly-task-1a2b3c4d",
+            ),
+        ] {
+            assert!(allow(&b, Request::new(action, mine)), "{action} {mine}");
+            assert!(!allow(&b, Request::new(action, theirs)), "{action} {theirs}");
+        }
+        assert!(allow(&b, Request::new("ecr:BatchGetImage", "arn:aws:ecr:eu-west-1:123456789012:repository/shop")));
+        assert!(!allow(&b, Request::new("iam:PassRole", "arn:aws:iam::123456789012:role/panka/panka-tenant-a")));
+    }
+
+    #[test]
+    fn the_documents_fit_iams_size_limits_for_the_longest_names() {
+        // A 20-character tenant (the limit), a 63-character bucket, a long
+        // prefix and table: each managed policy within 6,144 characters
+        // without whitespace (serde_json writes none).
+        let input = PolicyInput {
+            tenant: "abcdefghij-klmnopqrs".into(),
+            bucket: "b".repeat(63),
+            prefix: "p".repeat(60),
+            table: "t".repeat(100),
+            stacks: "*".into(),
+        };
+        assert_eq!(input.tenant.len(), crate::config::TENANT_NAME_MAX);
+        let d = render(&input, &[], "x");
+        for (what, doc) in [("policy", &d.policy), ("deploy", &d.deploy), ("boundary", &d.boundary)] {
+            let size = doc.to_string().len();
+            assert!(size <= 6_144, "{what}: {size} characters > 6,144");
+        }
+        let sizes: Vec<usize> = [&d.policy, &d.deploy, &d.boundary].iter().map(|d| d.to_string().len()).collect();
+        assert!(sizes.iter().all(|s| *s > 1_000), "{sizes:?}");
+    }
+
+    #[test]
+    fn a_new_tenant_must_lead_its_names_and_not_cover_another() {
+        assert_eq!(scoping_problem(&input("a")), None);
+        for bad in ["1a", "a--b"] {
+            assert!(scoping_problem(&input(bad)).is_some(), "{bad}");
+        }
+        let state = PolicyInput { bucket: "shop-state".into(), ..input("shop") };
+        assert!(scoping_problem(&state).unwrap().contains("state bucket"));
+        let v2 = PolicyInput { table: "sho-locks".into(), ..input("sho") };
+        assert!(scoping_problem(&v2).unwrap().contains("lock table"));
+        let existing = vec!["a".to_string(), "shop".to_string(), "web-team".to_string()];
+        assert_eq!(tenant_overlap("a-b", &existing), Some("a"));
+        assert_eq!(tenant_overlap("web", &existing), Some("web-team"));
+        assert_eq!(tenant_overlap("ab", &existing), None);
+        assert_eq!(tenant_overlap("shop", &existing), None, "itself");
+        assert_eq!(tenant_overlap("shopping", &existing), None);
+    }
+
     #[test]
     fn glob_is_iams() {
         assert!(glob("tenant:a", "tenant:a"));
@@ -726,16 +1295,17 @@ mod tests {
         assert!(!allow(&p, Request::new("dynamodb:BatchGetItem", TABLE)));
         assert!(allow(&p, Request::new("dynamodb:DescribeTable", TABLE)));
         assert!(!allow(&p, Request::new("dynamodb:DeleteTable", TABLE)));
-        // Tables of the tenant's own stacks are deployable.
-        assert!(allow(&p, Request::new("dynamodb:CreateTable", "arn:aws:dynamodb:us-east-1:1:table/orders")));
-        assert!(!allow(&p, Request::new("s3:DeleteBucket", "arn:aws:s3:::state")));
-        assert!(allow(&p, Request::new("s3:CreateBucket", "arn:aws:s3:::orders-assets")));
+        // Tables and buckets of the tenant's own stacks are deployable.
+        let both = both(&input("a"));
+        assert!(allow(&both, Request::new("dynamodb:CreateTable", "arn:aws:dynamodb:us-east-1:1:table/a-orders")));
+        assert!(!allow(&both, Request::new("s3:DeleteBucket", "arn:aws:s3:::state")));
+        assert!(allow(&both, Request::new("s3:CreateBucket", "arn:aws:s3:::a-orders-assets")));
     }
 
     #[test]
     fn roles_only_with_the_boundary_and_no_escalation() {
-        let p = tenant_policy(&input("a"));
-        let role = "arn:aws:iam::123456789012:role/web-api-task";
+        let p = both(&input("a"));
+        let role = "arn:aws:iam::123456789012:role/a-web-api-task-1a2b3c4d";
         let account = ["123456789012"];
         let boundary = "arn:aws:iam::123456789012:policy/panka/panka-tenant-a-boundary";
         let create = |b: Option<&str>| {
@@ -769,7 +1339,7 @@ mod tests {
     #[test]
     fn the_boundary_keeps_runtime_roles_away_from_panka() {
         let b = boundary_policy(&input("a"));
-        assert!(allow(&b, Request::new("sqs:SendMessage", "arn:aws:sqs:us-east-1:1:orders")));
+        assert!(allow(&b, Request::new("sqs:SendMessage", "arn:aws:sqs:us-east-1:1:a-orders")));
         assert_eq!(
             evaluate(&b, &Request::new("s3:GetObject", &obj("org/tenants/a/stacks/web/dev/state.json"))),
             Decision::ExplicitDeny

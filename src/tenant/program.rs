@@ -58,6 +58,15 @@ pub fn emit(
             .provider("aws"),
     );
     program.add(
+        "deploy",
+        Resource::new("aws:iam:Policy")
+            .prop("name", lit(&input.deploy_policy_name()))
+            .prop("path", lit(IAM_PATH))
+            .prop("description", lit(&format!("what the deployments of tenant {} may create", input.tenant)))
+            .prop("policy", text(&documents.deploy))
+            .provider("aws"),
+    );
+    program.add(
         "role",
         Resource::new("aws:iam:Role")
             .prop("name", lit(&input.role_name()))
@@ -72,6 +81,13 @@ pub fn emit(
         Resource::new("aws:iam:RolePolicyAttachment")
             .prop("role", reference("role", "name"))
             .prop("policyArn", reference("policy", "arn"))
+            .provider("aws"),
+    );
+    program.add(
+        "deployAttachment",
+        Resource::new("aws:iam:RolePolicyAttachment")
+            .prop("role", reference("role", "name"))
+            .prop("policyArn", reference("deploy", "arn"))
             .provider("aws"),
     );
     program.output("roleArn", reference("role", "arn"));

@@ -6,7 +6,12 @@ Usage: iam_seed.py ENDPOINT COMMAND ARG
   users '<json {user: {policy name: document}}>'  -> prints {user: [key id, secret]}
   enforce 0|inf                                    -> moto checks every request from now on (0) or none (inf)
   probe '<json {"key": [id, secret], "bucket": B, "ops": [[op, key], ...]}>'
-        op: get | put | delete | list (key = the prefix) -> prints [[op, key, "ok" | error code], ...]
+        op: get | put | delete | list (key = the prefix) on the bucket,
+            delete-queue | receive (key = a queue name) on SQS,
+            delete-role (key = a role name) on IAM
+        -> prints [[op, key, "ok" | error code], ...]
+  deployed '<json {"queues": [name, ...], "roles": [name, ...]}>'
+        -> creates them with the platform's keys (resources of tenants' stacks)
 """
 
 import json
@@ -52,12 +57,31 @@ def enforce(endpoint, count):
         response.read()
 
 
+def deployed(endpoint, spec):
+    sqs = client("sqs", endpoint)
+    for name in spec.get("queues", []):
+        sqs.create_queue(QueueName=name)
+    iam = client("iam", endpoint)
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+    for name in spec.get("roles", []):
+        iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    print("{}")
+
+
 def probe(endpoint, spec):
     s3 = client("s3", endpoint, *spec["key"])
+    sqs = client("sqs", endpoint, *spec["key"])
+    iam = client("iam", endpoint, *spec["key"])
     results = []
     for op, key in spec["ops"]:
         try:
-            if op == "get":
+            if op == "delete-queue":
+                sqs.delete_queue(QueueUrl=f"{endpoint}/123456789012/{key}")
+            elif op == "receive":
+                sqs.receive_message(QueueUrl=f"{endpoint}/123456789012/{key}")
+            elif op == "delete-role":
+                iam.delete_role(RoleName=key)
+            elif op == "get":
                 s3.get_object(Bucket=spec["bucket"], Key=key)["Body"].read()
             elif op == "put":
                 s3.put_object(Bucket=spec["bucket"], Key=key, Body=b"{}")
@@ -67,7 +91,11 @@ def probe(endpoint, spec):
                 s3.list_objects_v2(Bucket=spec["bucket"], Prefix=key)
             results.append([op, key, "ok"])
         except botocore.exceptions.ClientError as e:
-            results.append([op, key, e.response["Error"]["Code"]])
+            code = e.response["Error"]["Code"]
+            # moto's SQS answers a denial with the bare HTTP status as its code.
+            if e.response["ResponseMetadata"]["HTTPStatusCode"] == 403:
+                code = "AccessDenied"
+            results.append([op, key, code])
     print(json.dumps(results))
 
 
@@ -77,6 +105,8 @@ def main():
         users(endpoint, json.loads(arg))
     elif command == "enforce":
         enforce(endpoint, arg)
+    elif command == "deployed":
+        deployed(endpoint, json.loads(arg))
     elif command == "probe":
         probe(endpoint, json.loads(arg))
     else:
