@@ -363,13 +363,19 @@ fn the_init_scaffold_applies_and_destroys_on_s3_and_dynamodb() {
     assert!(!keys.iter().any(|k| k.contains(".pulumi/stacks/") && k.ends_with(".json")), "{keys:?}");
 }
 
-fn init_scaffold_applies_and_destroys(f: Fixture) {
+/// `panka init shop` in the fixture, with the load balancer its scaffold
+/// names seeded in the fake cloud.
+fn scaffold_shop(f: &Fixture) {
     let o = f.cmd(&["init", "shop"], &[]).current_dir(f.stack.parent().unwrap()).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = std::fs::read_to_string(f.stack.join("stack.yaml")).unwrap();
     let listener =
         text.lines().find_map(|l| l.trim().strip_prefix("listenerArn: ")).expect("the scaffold names a listener");
     seed_load_balancer(&f.cloud, listener.trim_matches('"'));
+}
+
+fn init_scaffold_applies_and_destroys(f: Fixture) {
+    scaffold_shop(&f);
     let r = f.apply(0, &[]);
     assert_eq!(r.status, "succeeded", "{r:?}");
     assert!(r.counts.created >= 1);
@@ -1004,12 +1010,7 @@ fn plan_preview_shows_pulumis_resource_changes_and_writes_nothing() {
 #[test]
 fn spot_toggles_in_place_and_a_new_port_replaces_the_target_group_create_first() {
     let f = Fixture::empty("shop");
-    let o = f.cmd(&["init", "shop"], &[]).current_dir(f.stack.parent().unwrap()).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let text = std::fs::read_to_string(f.stack.join("stack.yaml")).unwrap();
-    let listener =
-        text.lines().find_map(|l| l.trim().strip_prefix("listenerArn: ")).expect("the scaffold names a listener");
-    seed_load_balancer(&f.cloud, listener.trim_matches('"'));
+    scaffold_shop(&f);
     assert_eq!(f.apply(0, &[]).status, "succeeded");
     let service_id = |f: &Fixture| {
         let services: Vec<Value> = f
@@ -1068,12 +1069,7 @@ fn spot_toggles_in_place_and_a_new_port_replaces_the_target_group_create_first()
 #[test]
 fn alarms_notify_the_environment_topic_from_the_shared_program() {
     let f = Fixture::empty("shop");
-    let o = f.cmd(&["init", "shop"], &[]).current_dir(f.stack.parent().unwrap()).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let text = std::fs::read_to_string(f.stack.join("stack.yaml")).unwrap();
-    let listener =
-        text.lines().find_map(|l| l.trim().strip_prefix("listenerArn: ")).expect("the scaffold names a listener");
-    seed_load_balancer(&f.cloud, listener.trim_matches('"'));
+    scaffold_shop(&f);
     std::fs::write(
         f.stack.join("environments/dev.yaml"),
         "apiVersion: core.panka.io/v1\nkind: Environment\nmetadata: {name: dev}\nspec:\n  alarms: {createTopic: true}\n",
