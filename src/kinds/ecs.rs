@@ -50,14 +50,7 @@ impl Emitter<'_> {
         let container_name = self.c.id.name.clone();
         let mut env_defs = Vec::new();
         for e in container.environment {
-            let value = match (&e.value, &e.value_from) {
-                (Some(v), _) => self.value(v)?,
-                (None, Some(vf)) => {
-                    let (id, _) = self.resolve(&vf.component)?;
-                    self.string_output_of(&id, &vf.output)
-                }
-                (None, None) => lit(""),
-            };
+            let value = self.env_value(e)?;
             env_defs.push(map(vec![("name", self.v(&e.name)?), ("value", value)]));
         }
         let image = self.value(&container.image.reference())?;

@@ -20,14 +20,7 @@ impl Emitter<'_> {
         let function_name = self.phys(NameKind::LambdaFunction, "");
         let mut env = Mapping::new();
         for e in &s.environment {
-            let value = match (&e.value, &e.value_from) {
-                (Some(v), _) => self.value(v)?,
-                (None, Some(vf)) => {
-                    let (id, _) = self.resolve(&vf.component)?;
-                    self.string_output_of(&id, &vf.output)
-                }
-                (None, None) => lit(""),
-            };
+            let value = self.env_value(e)?;
             // A key is never interpolated: only the panka escape is removed.
             let name = crate::load::template::unescape(&e.name);
             env.insert(key(&name).map_err(|e| self.prog_err(e))?, value);

@@ -436,6 +436,20 @@ impl<'a> Emitter<'a> {
         }))
     }
 
+    /// The value of environment variable `e` of a container or function:
+    /// its `value`, or the upstream output it names as a string (ECS and
+    /// Lambda take only strings), or empty.
+    pub(crate) fn env_value(&mut self, e: &EnvVar) -> Result<Value, EmitError> {
+        Ok(match (&e.value, &e.value_from) {
+            (Some(v), _) => self.value(v)?,
+            (None, Some(vf)) => {
+                let (id, _) = self.resolve(&vf.component)?;
+                self.string_output_of(&id, &vf.output)
+            }
+            (None, None) => lit(""),
+        })
+    }
+
     /// Output `output` of `target` as a string, whatever its type
     /// (`fn::toJSON` of a number is its decimal text).
     pub(crate) fn string_output_of(&mut self, target: &ComponentId, output: &str) -> Value {
