@@ -193,12 +193,17 @@ fn use_listener(stack: &Path, arn: &str) {
     std::fs::write(&file, text.replace(old, arn)).unwrap();
 }
 
-/// A load balancer on moto with rules at these priorities; returns the
+/// A copy of the payments example whose shared listener is a new load
+/// balancer's on moto, with rules at these priorities; returns the
 /// listener's ARN and the rules' ARNs by priority.
-fn seed_listener(name: &str, rules: serde_json::Value) -> (String, serde_json::Value) {
+fn with_listener(rules: serde_json::Value) -> (tempfile::TempDir, PathBuf, String, serde_json::Value) {
+    let (dir, stack) = payments();
+    let name = moto::unique("shared");
     let out = moto::seed("eu-west-1", serde_json::json!([{"elbv2": name, "rules": rules}]));
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("aws_seed.py prints the listener");
-    (v["listener"].as_str().unwrap().to_string(), v["rules"].clone())
+    let listener = v["listener"].as_str().unwrap().to_string();
+    use_listener(&stack, &listener);
+    (dir, stack, listener, v["rules"].clone())
 }
 
 fn panka_tags(stack: &str, service: &str, component: &str) -> serde_json::Value {
@@ -215,12 +220,9 @@ fn plan_and_apply_refuse_a_listener_priority_another_rule_holds_and_pass_the_com
 
     // Priority 100 (backend/api's) is held by a rule panka did not create,
     // 101 and 102 by others: the hint offers the next free ones.
-    let (_dir, stack) = payments();
-    let (listener, rules) = seed_listener(
-        &moto::unique("shared"),
+    let (_dir, stack, _, rules) = with_listener(
         serde_json::json!([{"priority": 100}, {"priority": 101}, {"priority": 102, "tags": panka_tags("shop", "web", "front")}]),
     );
-    use_listener(&stack, &listener);
     let o = planner(&stack, &bucket, &["plan", "-e", "dev"]).output().unwrap();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
@@ -239,12 +241,8 @@ fn plan_and_apply_refuse_a_listener_priority_another_rule_holds_and_pass_the_com
     assert!(!stack.join(".panka").exists() || support::walk(&stack.join(".panka")).is_empty());
 
     // Held by another panka stack: named.
-    let (_dir, stack) = payments();
-    let (listener, _) = seed_listener(
-        &moto::unique("shared"),
-        serde_json::json!([{"priority": 100, "tags": panka_tags("shop", "web", "front")}]),
-    );
-    use_listener(&stack, &listener);
+    let (_dir, stack, _, _) =
+        with_listener(serde_json::json!([{"priority": 100, "tags": panka_tags("shop", "web", "front")}]));
     let o = planner(&stack, &bucket, &["plan", "-e", "dev"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
@@ -254,12 +252,8 @@ fn plan_and_apply_refuse_a_listener_priority_another_rule_holds_and_pass_the_com
     );
 
     // The component's own rule (a deployed stack planned again) is no conflict.
-    let (_dir, stack) = payments();
-    let (listener, _) = seed_listener(
-        &moto::unique("shared"),
-        serde_json::json!([{"priority": 100, "tags": panka_tags("payments", "backend", "api")}]),
-    );
-    use_listener(&stack, &listener);
+    let (_dir, stack, listener, _) =
+        with_listener(serde_json::json!([{"priority": 100, "tags": panka_tags("payments", "backend", "api")}]));
     let o = planner(&stack, &bucket, &["plan", "-e", "dev"]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(!stderr(&o).contains("listener"), "{}", stderr(&o));

@@ -187,11 +187,6 @@ fn free_near(p: u32, held: &BTreeMap<u32, String>, wanted: &BTreeSet<u32>) -> Ve
     out
 }
 
-/// Whether an error means the listener itself is not there.
-pub fn is_missing_listener(e: &AwsError) -> bool {
-    e.code.as_deref() == Some("ListenerNotFound")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
